@@ -1,0 +1,58 @@
+"""One settings object for every entry point (CLI, Celery worker, scheduler).
+
+Built once at each entry point with :func:`load_settings` and passed down; the pure modules
+below it (frames, faces, features) never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """dfscan configuration, read from ``DFSCAN_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="DFSCAN_", extra="ignore")
+
+    # Transport and storage. No broker means the embedded mode (in-process pool).
+    database_url: str = Field(default="sqlite:///dfscan.db", description="SQLAlchemy URL")
+    broker_url: str | None = Field(default=None, description="Redis URL; unset = embedded mode")
+    result_backend: str | None = None
+
+    # S3 (and S3-compatible servers such as MinIO or moto_server).
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+    # Model and sampling.
+    model_path: Path | None = Field(default=None, description="model bundle; unset = bundled")
+    frames_per_video: int = Field(default=16, ge=1, le=256)
+    face_detector: str = Field(default="haar", description="haar | dlib")
+    crop_size: int = Field(default=128, ge=64, le=512)
+
+    # Limits on hostile or oversized input.
+    max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    max_duration_s: float = Field(default=4 * 3600.0, gt=0)
+    max_pixels: int = Field(default=4096 * 4096, ge=1)
+    timeout_s: float = Field(default=600.0, gt=0, description="per-video time limit")
+    fetch_timeout_s: float = Field(default=30.0, gt=0, description="per-request socket timeout")
+
+    # Fetch safety: URLs resolving to private/loopback/link-local addresses are refused
+    # unless listed here (CIDRs or host names). Tests allow 127.0.0.1 explicitly.
+    allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https", "s3", "file"])
+    allow_private_hosts: list[str] = Field(default_factory=list)
+
+    # Workers.
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    task_max_retries: int = Field(default=3, ge=0)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides from the CLI."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""Typed records passed between the stages of a scan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box in pixel coordinates of the frame it was found in."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    def scaled(self, factor: float) -> Box:
+        return Box(
+            int(round(self.x * factor)),
+            int(round(self.y * factor)),
+            int(round(self.w * factor)),
+            int(round(self.h * factor)),
+        )
+
+
+@dataclass(slots=True)
+class Frame:
+    """One decoded frame (BGR uint8) and where it sits in the clip."""
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+
+@dataclass(slots=True)
+class Face:
+    """A face crop in canonical size with its mask of the inner face.
+
+    ``crop`` is BGR uint8 of shape (S, S, 3) and includes a margin around the face, so the
+    blending boundary (where a swapped face is pasted) lies inside it. ``mask`` is float32
+    (S, S) in [0, 1]: 1 on the inner face, 0 outside.
+    """
+
+    frame_index: int
+    box: Box
+    crop: np.ndarray
+    mask: np.ndarray
+    landmarks: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """The outcome of scanning one target: a score or an error, never both missing."""
+
+    target: str
+    score: float | None = None
+    label: str | None = None
+    frames_used: int = 0
+    faces_found: int = 0
+    seconds: float = 0.0
+    error: dict[str, str] | None = None
+    model_version: str | None = None
+    families: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    content_sha256: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
