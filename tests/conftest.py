@@ -1,0 +1,90 @@
+"""Fixtures for the real services that scripts/test starts (Redis, PostgreSQL, moto_server).
+
+Each service is found through a DFSCAN_TEST_* variable. Without it the test is skipped with
+the reason, so a plain `pytest` on a laptop still runs the rest; under scripts/test
+(DFSCAN_TEST_REQUIRE_SERVICES=1) a missing service is an error, so nothing skips silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.engine import Engine
+
+from common.db import init_db, make_engine
+
+S3_KEY = "testing"  # moto accepts any credentials
+
+
+def _service(var: str, what: str) -> str:
+    value = os.environ.get(var)
+    if value:
+        return value
+    reason = f"{var} is not set: run scripts/test, which starts {what} on 127.0.0.1"
+    if os.environ.get("DFSCAN_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL whose database is empty at the start of the test."""
+    import redis
+
+    url = _service("DFSCAN_TEST_REDIS_URL", "redis-server")
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test alone, dropped afterwards."""
+    base = make_url(_service("DFSCAN_TEST_POSTGRES_URL", "PostgreSQL"))
+    name = f"dfscan_t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base.render_as_string(hide_password=False))
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database holding the dfscan schema."""
+    engine = make_engine(postgres_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def s3_endpoint() -> str:
+    return _service("DFSCAN_TEST_S3_ENDPOINT", "moto_server")
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on moto_server."""
+    import boto3
+
+    name = f"dfscan-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_KEY,
+    )
+    client.create_bucket(Bucket=name)
+    return name
