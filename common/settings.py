@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Workers.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     task_max_retries: int = Field(default=3, ge=0)
+    # Redis hands an unacknowledged task to another worker after this long (its worker died
+    # mid-scan), so it must exceed the longest scan. None = derived from timeout_s.
+    visibility_timeout_s: float | None = Field(default=None, gt=0)
 
 
 def load_settings(**overrides: object) -> Settings:
