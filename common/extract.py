@@ -1,0 +1,105 @@
+"""From a target to feature vectors: fetch, sample frames, find the face, measure it.
+
+The one code path shared by scanning (embedded and Celery) and training, so a model is
+always fed vectors made exactly as at training time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.errors import NoFace
+from common.faces import FaceDetector, make_detector, track_faces
+from common.features import FeatureFamily, frame_vector, video_vector
+from common.frames import SampleLimits, iter_frames
+from common.media import open_media
+from common.settings import Settings
+from common.types import Face, Frame
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractConfig:
+    """What the model was trained with: crops and detector must match at scan time."""
+
+    families: tuple[FeatureFamily, ...]
+    temporal: bool = True
+    detector: str = "dlib"
+    crop_size: int = 128
+    frames: int = 16
+
+
+@dataclass(slots=True)
+class Extraction:
+    frame_matrix: np.ndarray  # (faces, D) frame vectors
+    vector: np.ndarray  # video vector
+    frames_used: int
+    faces_found: int
+    sha256: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Timed:
+    """Accumulates wall time per stage; the generator stages interleave, so time by pulls."""
+
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.t[stage] = self.t.get(stage, 0.0) + seconds
+
+    def pull(self, stage: str, it: Iterator[Frame]) -> Iterator[Frame]:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                self.add(stage, time.perf_counter() - t0)
+                return
+            self.add(stage, time.perf_counter() - t0)
+            yield item
+
+
+FaceTransform = Callable[[Face], Face]
+
+
+def faces_to_matrix(faces: Sequence[Face], cfg: ExtractConfig) -> np.ndarray:
+    return np.stack([frame_vector(f.crop, f.mask, cfg.families) for f in faces])
+
+
+def extract(
+    target: str,
+    settings: Settings,
+    cfg: ExtractConfig,
+    *,
+    detector: FaceDetector | None = None,
+    transform: FaceTransform | None = None,
+) -> Extraction:
+    """Run the stages for one target. Raises ScanError subclasses on bad input.
+
+    ``transform`` edits each face crop before it is measured (used to make self-blended
+    pseudo-fakes from real clips at training time).
+    """
+    det = detector or make_detector(cfg.detector)
+    timer = _Timed()
+    deadline = time.monotonic() + settings.timeout_s
+    limits = SampleLimits(settings.max_pixels, settings.max_duration_s, deadline)
+    t0 = time.perf_counter()
+    with open_media(target, settings) as media:
+        timer.add("fetch", time.perf_counter() - t0)
+        frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits)))
+        t0 = time.perf_counter()
+        faces = track_faces(frames, det, cfg.crop_size)
+        timer.add("faces", time.perf_counter() - t0)
+    if not faces:
+        raise NoFace(f"no face found in {len(frames)} sampled frames")
+    if transform is not None:
+        faces = [transform(f) for f in faces]
+    t0 = time.perf_counter()
+    matrix = faces_to_matrix(faces, cfg)
+    vector = video_vector(matrix, cfg.families, cfg.temporal)
+    timer.add("features", time.perf_counter() - t0)
+    return Extraction(matrix, vector, len(frames), len(faces), media.sha256, timer.t)

@@ -1,0 +1,205 @@
+"""Face detection, main-face selection across frames, and canonical crops with a face mask.
+
+One detector interface (:class:`FaceDetector`) with two offline backends: OpenCV's Haar
+cascade (fast, box only) and dlib's HOG detector with the 68-point landmark model (sharper
+face masks from the landmark hull). Detection runs on a downscaled copy of the frame; the crop
+is cut from the full-resolution frame, so small faces keep their detail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from common.types import Box, Face, Frame
+
+# Crop margin: the crop spans MARGIN x the face box, so the blend boundary of a swapped face
+# (at or just outside the detector box) lies well inside the crop with context around it.
+MARGIN = 1.6
+DETECT_MAX_SIDE = 480
+
+
+@dataclass(slots=True)
+class Detection:
+    box: Box
+    landmarks: np.ndarray | None = None  # (68, 2) float32, frame coordinates
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        """Faces in a grayscale uint8 image, in that image's pixel coordinates."""
+        ...
+
+
+class HaarDetector:
+    """Viola-Jones frontal face cascade shipped with OpenCV (``cv2.data``)."""
+
+    name = "haar"
+
+    def __init__(self, min_size: int = 40) -> None:
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise RuntimeError(f"cannot load Haar cascade from {path}")
+        self._min = min_size
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        boxes = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(self._min, self._min)
+        )
+        return [Detection(Box(int(x), int(y), int(w), int(h))) for x, y, w, h in boxes]
+
+
+def _dlib_model_path(name: str) -> Path:
+    # Located without importing face_recognition_models (its __init__ needs pkg_resources).
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / name
+
+
+class DlibDetector:
+    """dlib HOG+SVM frontal detector (Dalal & Triggs 2005) with 68 landmarks (Kazemi 2014)."""
+
+    name = "dlib"
+
+    def __init__(self, landmarks: bool = True) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = (
+            dlib.shape_predictor(str(_dlib_model_path("shape_predictor_68_face_landmarks.dat")))
+            if landmarks
+            else None
+        )
+        self._rect = dlib.rectangle
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        out = []
+        for r in self._detector(gray, 0):
+            box = Box(r.left(), r.top(), r.width(), r.height())
+            pts = None
+            if self._predictor is not None:
+                shape = self._predictor(gray, r)
+                pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            out.append(Detection(box, pts))
+        return out
+
+
+@lru_cache(maxsize=4)
+def make_detector(name: str) -> FaceDetector:
+    """Detectors are built once per process (the landmark model is ~100 MB)."""
+    if name == "haar":
+        return HaarDetector()
+    if name == "dlib":
+        return DlibDetector()
+    raise ValueError(f"unknown face detector {name!r} (haar | dlib)")
+
+
+def detect_faces(detector: FaceDetector, image: np.ndarray) -> list[Detection]:
+    """Detect on a copy downscaled to at most DETECT_MAX_SIDE; map back to full resolution."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    scale = min(1.0, DETECT_MAX_SIDE / max(gray.shape[:2]))
+    small = (
+        cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else gray
+    )
+    found = detector.detect(small)
+    inv = 1.0 / scale
+    return [
+        Detection(d.box.scaled(inv), None if d.landmarks is None else d.landmarks * inv)
+        for d in found
+    ]
+
+
+def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | None:
+    """The face nearest the previous main face (same person across frames), else the largest."""
+    if not found:
+        return None
+    if previous is None:
+        return max(found, key=lambda d: d.box.area)
+    px, py = previous.center
+    scale = max(previous.w, previous.h)
+
+    def cost(d: Detection) -> float:
+        cx, cy = d.box.center
+        # Distance in face widths, plus a penalty for a very different size.
+        return np.hypot(cx - px, cy - py) / scale + abs(
+            np.log(max(d.box.w, 1) / max(previous.w, 1))
+        )
+
+    best = min(found, key=cost)
+    return best if cost(best) < 1.5 else max(found, key=lambda d: d.box.area)
+
+
+def crop_square(
+    image: np.ndarray, box: Box, size: int, margin: float = MARGIN
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop a square of side margin*max(w,h) centred on the box, resized to size x size.
+
+    Returns the crop and the 2x3 affine that maps frame coordinates into crop coordinates.
+    Out-of-frame parts are filled by edge replication, so faces at the border still work.
+    """
+    cx, cy = box.center
+    side = margin * max(box.w, box.h)
+    s = size / side
+    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], dtype=np.float32)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    crop = cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    return crop, m
+
+
+# Landmark hull for the inner face: jaw line (0-16) and brows (17-26), brows lifted a little.
+_HULL = list(range(17)) + list(range(26, 16, -1))
+
+
+def face_mask(size: int, box_in_crop: Box, landmarks_in_crop: np.ndarray | None) -> np.ndarray:
+    """Float32 (size, size) mask, 1 on the inner face: landmark hull, else an ellipse in the box."""
+    mask = np.zeros((size, size), np.uint8)
+    if landmarks_in_crop is not None:
+        pts = landmarks_in_crop[_HULL].copy()
+        brow_lift = 0.08 * box_in_crop.h
+        pts[17:, 1] -= brow_lift
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 1)
+    else:
+        cx, cy = box_in_crop.center
+        # Haar boxes run from brows to chin and are wider than the face: an ellipse inside.
+        axes = (int(box_in_crop.w * 0.40), int(box_in_crop.h * 0.50))
+        cv2.ellipse(mask, (int(cx), int(cy + 0.05 * box_in_crop.h)), axes, 0, 0, 360, 1, -1)
+    return mask.astype(np.float32)
+
+
+def _map_points(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def make_face(frame: Frame, det: Detection, size: int) -> Face:
+    crop, m = crop_square(frame.image, det.box, size)
+    s = float(m[0, 0])
+    x0, y0 = _map_points(m, np.array([[det.box.x, det.box.y]], np.float32))[0]
+    box_c = Box(int(x0), int(y0), int(det.box.w * s), int(det.box.h * s))
+    lm = None if det.landmarks is None else _map_points(m, det.landmarks)
+    return Face(frame.index, det.box, crop, face_mask(size, box_c, lm), lm)
+
+
+def track_faces(frames: Sequence[Frame] | object, detector: FaceDetector, size: int) -> list[Face]:
+    """Main face of each frame that has one, following the same person across frames."""
+    faces: list[Face] = []
+    previous: Box | None = None
+    for frame in frames:  # type: ignore[attr-defined]
+        det = pick_main(detect_faces(detector, frame.image), previous)
+        if det is None:
+            continue
+        previous = det.box
+        faces.append(make_face(frame, det, size))
+    return faces

@@ -1,0 +1,209 @@
+"""Turn a scan target (path, folder of frames, image, http(s) URL, s3:// URI) into local media.
+
+Remote media is downloaded to a temporary file under a byte limit, with every connection
+checked against the fetch policy; the file is removed when the context exits. A download
+rather than a stream because OpenCV opens an MP4 served without HTTP range support with zero
+frames, and because the byte limit must hold before any decoder sees the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+from urllib.parse import unquote, urlsplit
+
+from common.errors import (
+    Blocked,
+    EmptyInput,
+    FetchError,
+    InputError,
+    NotFound,
+    ScanError,
+    TooLarge,
+)
+from common.netsafety import check_host
+from common.settings import Settings
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+CHUNK = 1 << 20
+
+MediaKind = Literal["video", "image", "frames"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalMedia:
+    """Media on the local disk, ready for the frame sampler."""
+
+    path: Path
+    kind: MediaKind
+    sha256: str | None = None
+
+
+def classify_path(path: Path) -> MediaKind:
+    if path.is_dir():
+        return "frames"
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return "image"
+    return "video"
+
+
+def _check_local(path: Path, settings: Settings) -> LocalMedia:
+    if not path.exists():
+        raise NotFound(f"no such file or folder: {path}")
+    kind = classify_path(path)
+    if kind != "frames":
+        size = path.stat().st_size
+        if size == 0:
+            raise EmptyInput(f"zero-byte file: {path}")
+        if size > settings.max_bytes:
+            raise TooLarge(f"{path} is {size} bytes, over the limit of {settings.max_bytes}")
+    return LocalMedia(path=path, kind=kind)
+
+
+def _suffix_of(url_path: str) -> str:
+    return Path(unquote(url_path)).suffix.lower()[:8] or ".bin"
+
+
+def copy_limited(src: IO[bytes], dst: IO[bytes], limit: int, what: str) -> str:
+    """Copy a stream, refusing past ``limit`` bytes; returns the SHA-256 of what was copied."""
+    digest = hashlib.sha256()
+    total = 0
+    while chunk := src.read(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"{what} is over the limit of {limit} bytes")
+        digest.update(chunk)
+        dst.write(chunk)
+    if total == 0:
+        raise EmptyInput(f"{what} is empty (0 bytes)")
+    return digest.hexdigest()
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Apply the fetch policy to every redirect hop, not just the first URL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        _check_url(newurl, self.settings)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _check_url(url: str, settings: Settings) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in settings.allowed_schemes or parts.scheme not in ("http", "https"):
+        raise Blocked(f"URL scheme {parts.scheme!r} is not allowed", code="blocked_scheme")
+    if not parts.hostname:
+        raise InputError(f"URL has no host: {url}", code="bad_url")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    check_host(parts.hostname, port, settings.allow_private_hosts)
+
+
+def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
+    _check_url(url, settings)
+    opener = urllib.request.build_opener(_CheckedRedirects(settings))
+    request = urllib.request.Request(url, headers={"User-Agent": "dfscan/0.1"})
+    try:
+        with opener.open(request, timeout=settings.fetch_timeout_s) as resp:
+            length = resp.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > settings.max_bytes:
+                raise TooLarge(f"{url} announces {length} bytes, over {settings.max_bytes}")
+            return copy_limited(resp, dst, settings.max_bytes, url)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 410):
+            raise NotFound(f"HTTP {exc.code} for {url}") from exc
+        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            raise InputError(f"HTTP {exc.code} for {url}", code="http_error") from exc
+        raise FetchError(f"HTTP {exc.code} for {url}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        if isinstance(exc, ScanError):
+            raise
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(f"cannot fetch {url}: {reason}", code="unreachable") from exc
+
+
+def s3_client(settings: Settings):  # type: ignore[no-untyped-def]
+    """A boto3 S3 client for the configured endpoint (AWS when unset)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        config=Config(
+            connect_timeout=settings.fetch_timeout_s,
+            read_timeout=settings.fetch_timeout_s,
+            retries={"max_attempts": 2},
+        ),
+    )
+
+
+def _download_s3(uri: str, dst: IO[bytes], settings: Settings) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    parts = urlsplit(uri)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if not bucket or not key:
+        raise InputError(f"malformed S3 URI (want s3://bucket/key): {uri}", code="bad_url")
+    try:
+        obj = s3_client(settings).get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "NoSuchBucket", "404"):
+            raise NotFound(f"{uri}: {code}") from exc
+        if code in ("AccessDenied", "403"):
+            raise InputError(f"{uri}: access denied", code="forbidden") from exc
+        raise FetchError(f"{uri}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise FetchError(f"{uri}: {exc}", code="unreachable") from exc
+    if obj.get("ContentLength", 0) > settings.max_bytes:
+        raise TooLarge(f"{uri} is {obj['ContentLength']} bytes, over {settings.max_bytes}")
+    body = obj["Body"]
+    try:
+        return copy_limited(body, dst, settings.max_bytes, uri)
+    finally:
+        body.close()
+
+
+def is_remote(target: str) -> bool:
+    return target.split("://", 1)[0].lower() in ("http", "https", "s3") and "://" in target
+
+
+@contextmanager
+def open_media(target: str, settings: Settings) -> Iterator[LocalMedia]:
+    """Yield the target as local media; downloaded copies are deleted on exit."""
+    scheme = target.split("://", 1)[0].lower() if "://" in target else ""
+    if scheme in ("", "file"):
+        if scheme == "file" and "file" not in settings.allowed_schemes:
+            raise Blocked("file:// targets are not allowed here", code="blocked_scheme")
+        path = Path(unquote(urlsplit(target).path)) if scheme else Path(target)
+        yield _check_local(path, settings)
+        return
+    if scheme not in ("http", "https", "s3"):
+        raise Blocked(f"URL scheme {scheme!r} is not supported", code="blocked_scheme")
+    if scheme not in settings.allowed_schemes:
+        raise Blocked(f"URL scheme {scheme!r} is not allowed", code="blocked_scheme")
+    tmpdir = Path(tempfile.mkdtemp(prefix="dfscan-"))
+    try:
+        local = tmpdir / f"media{_suffix_of(urlsplit(target).path)}"
+        with local.open("wb") as dst:
+            if scheme == "s3":
+                digest = _download_s3(target, dst, settings)
+            else:
+                digest = _download_http(target, dst, settings)
+        kind: MediaKind = "image" if local.suffix in IMAGE_SUFFIXES else "video"
+        yield LocalMedia(path=local, kind=kind, sha256=digest)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

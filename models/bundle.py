@@ -1,0 +1,143 @@
+"""Signed model bundles: the fitted pipeline plus everything needed to trust and use it.
+
+A bundle is a folder with ``model.pkl`` (the scikit-learn Pipeline: scaler + SVM),
+``meta.json`` (feature version, families, threshold, library versions, training data) and
+``SHA256SUMS`` covering both. The checksums are verified and the feature version checked
+*before* anything is unpickled: a pickle can run code, and a model fed vectors of another
+feature version scores garbage silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.features import FEATURE_VERSION, select, video_layout
+
+PICKLE = "model.pkl"
+META = "meta.json"
+SUMS = "SHA256SUMS"
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"
+
+
+class BundleError(RuntimeError):
+    """The bundle is missing, tampered with, or made for other features."""
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class ModelBundle:
+    """A fitted pipeline and its metadata; ``score`` gives P(fake) per video vector."""
+
+    pipeline: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(self.meta["families"])
+
+    @property
+    def temporal(self) -> bool:
+        return bool(self.meta.get("temporal", True))
+
+    @property
+    def threshold(self) -> float:
+        return float(self.meta["threshold"])
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("model_version", "unsigned"))
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """P(fake) for each row of a (N, D) matrix of video vectors."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+        return self.pipeline.predict_proba(x)[:, 1]
+
+    def explain(self, x: np.ndarray) -> dict[str, float]:
+        """Per-family ablation: how much the score drops when a family is set to its mean.
+
+        Positive values pushed this video towards "fake". The training mean is the scaler's
+        ``mean_``, so an ablated family looks average, not absent.
+        """
+        x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+        base = self.score(x)
+        mean = self.pipeline.named_steps["scale"].mean_
+        layout = video_layout(select(self.families), self.temporal)
+        out = {}
+        for name, cols in layout.items():
+            ablated = x.copy()
+            ablated[:, cols] = mean[cols]
+            out[name] = float(np.mean(base - self.score(ablated)))
+        return out
+
+
+def save_bundle(bundle: ModelBundle, folder: Path) -> str:
+    """Write the bundle and its checksums; return the model version (name + hash prefix)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pkl = folder / PICKLE
+    pkl.write_bytes(pickle.dumps(bundle.pipeline, protocol=pickle.HIGHEST_PROTOCOL))
+    meta = dict(bundle.meta)
+    meta.setdefault("feature_version", FEATURE_VERSION)
+    meta["libraries"] = library_versions()
+    meta["model_version"] = f"{meta.get('name', 'model')}-{_sha256(pkl)[:12]}"
+    (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    sums = "".join(f"{_sha256(folder / n)}  {n}\n" for n in (PICKLE, META))
+    (folder / SUMS).write_text(sums)
+    bundle.meta = meta
+    return meta["model_version"]
+
+
+def _verify(folder: Path) -> None:
+    sums = folder / SUMS
+    if not sums.is_file():
+        raise BundleError(f"{folder}: no {SUMS}; refusing to load an unsigned model")
+    expected = dict(
+        reversed(line.split("  ", 1)) for line in sums.read_text().splitlines() if line.strip()
+    )
+    for name in (PICKLE, META):
+        if name not in expected:
+            raise BundleError(f"{folder}/{SUMS} does not cover {name}")
+        if not (folder / name).is_file():
+            raise BundleError(f"{folder}: {name} is missing")
+        if _sha256(folder / name) != expected[name]:
+            raise BundleError(f"{folder}/{name}: checksum mismatch; the file was altered")
+
+
+def load_bundle(folder: Path | None = None) -> ModelBundle:
+    """Verify, check the feature version, then unpickle. ``None`` loads the bundled model."""
+    folder = Path(folder) if folder is not None else DEFAULT_BUNDLE
+    if not folder.is_dir():
+        raise BundleError(f"no model bundle at {folder}")
+    _verify(folder)
+    meta = json.loads((folder / META).read_text())
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise BundleError(
+            f"model {folder} was trained on feature version {meta.get('feature_version')!r}, "
+            f"but this dfscan computes version {FEATURE_VERSION!r}: retrain it (dfscan train)"
+        )
+    select(meta["families"])  # unknown family names fail here, before unpickling
+    with (folder / PICKLE).open("rb") as fh:
+        pipeline = pickle.load(fh)  # noqa: S301 - checksum verified above
+    return ModelBundle(pipeline=pipeline, meta=meta)

@@ -1,0 +1,152 @@
+"""Feature extraction over a manifest, cached per (content, feature version, recipe).
+
+Frame matrices of *all* frame families are cached, so retraining, family ablations and
+threshold changes never decode a video twice; video vectors for any family subset are made
+from the cached matrices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import ScanError
+from common.extract import ExtractConfig, extract
+from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
+from common.settings import Settings
+from models.manifest import Item
+from models.selfblend import SelfBlender
+
+
+@dataclass(slots=True)
+class Featurized:
+    item: Item
+    matrix: np.ndarray | None  # (faces, D_all) or None on error
+    error: str | None = None
+    blended: bool = False
+
+
+def content_key(target: str) -> str:
+    """Cheap identity of local content (path, sizes, mtimes); URLs are keyed by themselves."""
+    p = Path(target)
+    if "://" in target or not p.exists():
+        return target
+    if p.is_dir():
+        parts = [f"{c.name}:{c.stat().st_size}:{c.stat().st_mtime_ns}" for c in sorted(p.iterdir())]
+        return f"{p.resolve()}|" + ",".join(parts)
+    st = p.stat()
+    return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def cache_key(target: str, cfg: ExtractConfig, blend_seed: int | None) -> str:
+    recipe = {
+        "fv": FEATURE_VERSION,
+        "det": cfg.detector,
+        "crop": cfg.crop_size,
+        "frames": cfg.frames,
+        "blend": blend_seed,
+        "content": content_key(target),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def _seed_for(target: str, seed: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|{target}".encode()).digest()[:4], "little")
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init(settings: Settings, cfg: ExtractConfig, cache: Path | None) -> None:
+    _WORKER.update(settings=settings, cfg=cfg, cache=cache)
+
+
+def _one(job: tuple[Item, int | None]) -> Featurized:
+    item, blend_seed = job
+    settings: Settings = _WORKER["settings"]  # type: ignore[assignment]
+    cfg: ExtractConfig = _WORKER["cfg"]  # type: ignore[assignment]
+    cache: Path | None = _WORKER["cache"]  # type: ignore[assignment]
+    path = cache / f"{cache_key(item.target, cfg, blend_seed)}.npy" if cache else None
+    if path is not None and path.exists():
+        return Featurized(item, np.load(path), None, blend_seed is not None)
+    transform = SelfBlender(blend_seed) if blend_seed is not None else None
+    try:
+        ex = extract(item.target, settings, cfg, transform=transform)
+    except ScanError as exc:
+        return Featurized(item, None, exc.code, blend_seed is not None)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, ex.frame_matrix)
+        tmp.replace(path)
+    return Featurized(item, ex.frame_matrix, None, blend_seed is not None)
+
+
+def featurize(
+    items: Sequence[Item],
+    settings: Settings,
+    *,
+    detector: str = "dlib",
+    crop_size: int = 128,
+    frames: int = 16,
+    self_blend_seed: int | None = None,
+    cache: Path | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> list[Featurized]:
+    """Frame matrices for every item; with a seed, self-blended pseudo-fakes of the reals too.
+
+    Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made
+    only from items labelled real.
+    """
+    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames)
+    jobs: list[tuple[Item, int | None]] = [(it, None) for it in items]
+    if self_blend_seed is not None:
+        jobs += [(it, _seed_for(it.target, self_blend_seed)) for it in items if it.label == "real"]
+    results = list(_run(jobs, settings, cfg, cache, workers, progress))
+    out = []
+    for r in results:
+        if r.blended:
+            it = r.item
+            r.item = Item(it.target, "fake", it.group, it.split, "self-blend")
+        out.append(r)
+    return out
+
+
+def _run(jobs, settings, cfg, cache, workers, progress) -> Iterator[Featurized]:  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), disable=not progress, unit="video", desc="features")
+    if workers <= 1:
+        _init(settings, cfg, cache)
+        for j in jobs:
+            yield _one(j)
+            bar.update()
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init, initargs=(settings, cfg, cache)) as pool:
+            for r in pool.imap(_one, jobs, chunksize=2):
+                yield r
+                bar.update()
+    bar.close()
+
+
+def video_matrix(
+    rows: Sequence[Featurized], families: Sequence[str], temporal: bool = True
+) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
+    """(X, y, kept rows) for a family subset, from cached all-family frame matrices."""
+    fams = select(families)
+    all_slices = dict(zip([f.name for f in FAMILIES], frame_slices(FAMILIES), strict=True))
+    cols = np.concatenate(
+        [np.arange(all_slices[f.name].start, all_slices[f.name].stop) for f in fams]
+    )
+    kept = [r for r in rows if r.matrix is not None]
+    x = np.stack([video_vector(r.matrix[:, cols], fams, temporal) for r in kept])
+    y = np.array([r.item.y for r in kept])
+    return x, y, kept

@@ -1,0 +1,66 @@
+"""The scan of one target, shared by the embedded pool and the Celery task."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from common.errors import ScanError
+from common.extract import ExtractConfig, extract
+from common.features import select
+from common.settings import Settings
+from common.types import ScanResult
+from models.bundle import ModelBundle, load_bundle
+
+log = logging.getLogger(__name__)
+
+
+def config_for(bundle: ModelBundle, settings: Settings) -> ExtractConfig:
+    """Crops and detector as the model was trained; frames per video from settings."""
+    return ExtractConfig(
+        families=select(bundle.families),
+        temporal=bundle.temporal,
+        detector=str(bundle.meta.get("detector", settings.face_detector)),
+        crop_size=int(bundle.meta.get("crop_size", settings.crop_size)),
+        frames=settings.frames_per_video,
+    )
+
+
+class Scanner:
+    """Loads the model once; ``scan`` turns a target into a ScanResult.
+
+    Bad input never raises: its error is recorded in the result. Only retryable errors
+    (network) propagate, so the caller (a Celery task) can retry them with a bound.
+    """
+
+    def __init__(self, settings: Settings, bundle: ModelBundle | None = None) -> None:
+        self.settings = settings
+        self.bundle = bundle or load_bundle(settings.model_path)
+        self.cfg = config_for(self.bundle, settings)
+
+    @property
+    def model_version(self) -> str:
+        return self.bundle.version
+
+    def scan(self, target: str, *, raise_retryable: bool = False) -> ScanResult:
+        t0 = time.perf_counter()
+        result = ScanResult(target=target, model_version=self.model_version)
+        try:
+            ex = extract(target, self.settings, self.cfg)
+            t1 = time.perf_counter()
+            score = float(self.bundle.score(ex.vector)[0])
+            result.families = self.bundle.explain(ex.vector)
+            ex.timings["classify"] = time.perf_counter() - t1
+            result.score = score
+            result.label = "fake" if score >= self.bundle.threshold else "real"
+            result.frames_used, result.faces_found = ex.frames_used, ex.faces_found
+            result.timings, result.content_sha256 = ex.timings, ex.sha256
+        except ScanError as exc:
+            if exc.retryable and raise_retryable:
+                raise
+            result.error = exc.as_dict()
+        except Exception as exc:  # a decoder or library bug must not take the worker down
+            log.exception("unexpected failure scanning %s", target)
+            result.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        result.seconds = time.perf_counter() - t0
+        return result
