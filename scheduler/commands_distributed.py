@@ -1,0 +1,224 @@
+"""CLI commands of the distributed mode: submit, status, report, flagged, worker.
+
+``scheduler/cli.py`` adds them to the ``dfscan`` group with ``register(main)``. Each command
+is an entry point: it builds the settings once and passes them down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.db import init_db, make_engine, session_factory, session_scope
+from common.settings import Settings, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    """The settings the ``dfscan`` group built for this invocation, else built here, once."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and isinstance(obj.get("settings"), Settings):
+        return obj["settings"]
+    return load_settings()
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    engine = make_engine(settings.database_url)
+    if engine.dialect.name == "sqlite":
+        init_db(engine)  # the embedded file needs no migration step; Postgres uses Alembic
+    return session_factory(engine)
+
+
+def _model_version(settings: Settings) -> str:
+    """The version the workers will score with: that of the configured bundle."""
+    from models.bundle import load_bundle
+
+    return load_bundle(settings.model_path).version
+
+
+@click.command()
+@click.argument("source")
+@click.option("--name", default=None, help="batch name (default: the list's file name)")
+@click.option("--rescan", is_flag=True, help="scan again videos this model already scanned")
+@click.option("--model-version", default=None, help="override the bundle's version")
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    source: str, name: str | None, rescan: bool, model_version: str | None, chunk_size: int
+) -> None:
+    """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
+    from scheduler.submit import read_entries
+    from scheduler.submit import submit as do_submit
+    from worker.celery_app import QUEUE, TASK_NAME, make_app
+
+    settings = _settings(ctx)
+    summary = do_submit(
+        read_entries(source, settings),
+        sessions=_sessions(settings),
+        sender=make_app(settings),
+        task_name=TASK_NAME,
+        queue=QUEUE,
+        model_version=model_version or _model_version(settings),
+        name=name or Path(source.rstrip("/")).name,
+        source=source,
+        rescan=rescan,
+        chunk_size=chunk_size,
+    )
+    click.echo(
+        f"batch {summary.batch_id}: {summary.total} listed, {summary.enqueued} enqueued, "
+        f"{summary.skipped} already scanned or repeated, {summary.invalid} invalid "
+        f"(model {summary.model_version})"
+    )
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.2f}"
+
+
+@click.command()
+@click.argument("batch_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def status(ctx: click.Context, batch_id: int, as_json: bool) -> None:
+    """Progress of BATCH_ID: done / failed / pending and videos per second."""
+    from scheduler.report import UnknownBatch, batch_status
+
+    settings = _settings(ctx)
+    try:
+        with session_scope(_sessions(settings)) as session:
+            st = batch_status(session, batch_id)
+    except UnknownBatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(st.as_json()))
+        return
+    click.echo(
+        f"batch {st.batch_id} {st.name!r} (model {st.model_version}): {st.total} videos, "
+        f"{st.done} done, {st.failed} failed, {st.pending} pending, "
+        f"{_fmt_rate(st.videos_per_s)} videos/s"
+    )
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+@click.command()
+@click.argument("batch_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def report(ctx: click.Context, batch_id: int, as_json: bool) -> None:
+    """FAR, FRR, EER and counts of BATCH_ID against the labels its list carried."""
+    from scheduler.report import UnknownBatch, batch_report
+
+    settings = _settings(ctx)
+    try:
+        with session_scope(_sessions(settings)) as session:
+            rep = batch_report(session, batch_id)
+    except UnknownBatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(rep.as_json()))
+        return
+    errors = ", ".join(f"{k}={v}" for k, v in sorted(rep.errors.items())) or "none"
+    click.echo(
+        f"batch {rep.batch_id} (model {rep.model_version}): {rep.total} videos, "
+        f"{rep.done} scored, {rep.failed} failed, {rep.pending} pending, {rep.flagged} flagged\n"
+        f"labelled: {rep.labelled_fake} fake, {rep.labelled_real} real\n"
+        f"FAR (fakes passed as real): {_pct(rep.far)} ({rep.fake_as_real}/{rep.labelled_fake})\n"
+        f"FRR (reals flagged fake):   {_pct(rep.frr)} ({rep.real_as_fake}/{rep.labelled_real})\n"
+        f"EER: {_pct(rep.eer)}\n"
+        f"errors: {errors}"
+    )
+
+
+@click.command()
+@click.option("--batch", "batch_id", type=int, default=None, help="only this batch")
+@click.option("--since", default=None, help="ISO time, or a span back from now: 30m, 24h, 7d")
+@click.option("--min-score", type=float, default=None, help="only scores at or above this")
+@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True,
+)
+@click.pass_context
+def flagged(
+    ctx: click.Context,
+    batch_id: int | None, since: str | None, min_score: float | None, limit: int | None, fmt: str
+) -> None:
+    """List videos scored fake, highest score first."""
+    from scheduler.report import UnknownBatch, iter_flagged, parse_since, write_flagged
+
+    settings = _settings(ctx)
+    try:
+        since_ts = parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    try:
+        with session_scope(_sessions(settings)) as session:
+            records = iter_flagged(
+                session, batch_id, since=since_ts, min_score=min_score, limit=limit
+            )
+            write_flagged(records, sys.stdout, fmt)
+    except UnknownBatch as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--concurrency", "-c", type=click.IntRange(1), default=None,
+              help="pool processes (default: DFSCAN_WORKERS, the number of cores)")
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+@click.option("--hostname", "-n", default=None, help="node name (default: dfscan-PID@host)")
+@click.pass_context
+def worker(
+    ctx: click.Context, concurrency: int | None, loglevel: str, hostname: str | None
+) -> None:
+    """Run a Celery worker in this process, scanning tasks from the broker."""
+    from worker.celery_app import QUEUE, make_app
+
+    settings = _settings(ctx)
+    if concurrency:
+        settings = settings.model_copy(update={"workers": concurrency})
+    app = make_app(settings)
+    # A unique default name: several workers on one host would otherwise collide.
+    node = hostname or f"dfscan-{os.getpid()}@{socket.gethostname()}"
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={loglevel}",
+            f"--concurrency={settings.workers}",
+            f"--queues={QUEUE}",
+            f"--hostname={node}",
+            "--pool=prefork",
+            # Tasks come from the queue only: a worker has no use for clock or gossip traffic.
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+COMMANDS = (submit, status, report, flagged, worker)
+
+
+def register(group: click.Group) -> click.Group:
+    """Add the distributed-mode commands to ``group`` (the ``dfscan`` CLI)."""
+    for command in COMMANDS:
+        group.add_command(command)
+    return group
+
+
+@click.group()
+def standalone() -> None:
+    """The distributed-mode commands alone (`python -m scheduler.commands_distributed`)."""
+
+
+register(standalone)
+
+if __name__ == "__main__":
+    standalone()

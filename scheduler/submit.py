@@ -1,0 +1,276 @@
+"""Submit a list of videos as a batch: record them, then enqueue one task per video.
+
+Lists of millions of lines are streamed: entries are read lazily and handled in chunks, each
+chunk one transaction (videos, batch items, pending scan rows) followed by its tasks. The
+rows are committed before the tasks are sent, so a worker always finds its video; a crash
+between the two leaves pending rows that ``--rescan`` sends again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.db import Batch, BatchItem, Scan, Video, session_scope, url_hash, utcnow
+from common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+_FAKE = {"fake", "1", "true", "yes", "spoof", "deepfake"}
+_REAL = {"real", "0", "false", "no", "bona fide", "bonafide", "genuine"}
+
+
+class Sender(Protocol):
+    """What submit needs of a Celery app (``Celery.send_task`` fits)."""
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    url: str
+    label: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(slots=True)
+class SubmitSummary:
+    batch_id: int
+    model_version: str
+    total: int = 0
+    enqueued: int = 0
+    skipped: int = 0
+    invalid: int = 0
+
+
+def normalize_label(value: object) -> str | None:
+    """'fake' / 'real' / None from the spellings lists use; ValueError for anything else."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text == "":
+        return None
+    if text in _FAKE:
+        return "fake"
+    if text in _REAL:
+        return "real"
+    raise ValueError(f"unknown label {value!r} (want fake/real or 1/0)")
+
+
+def _entry(url: object, label: object = None, external_id: object = None) -> Entry:
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("missing url")
+    ext = None if external_id in (None, "") else str(external_id)
+    return Entry(url.strip(), normalize_label(label), ext)
+
+
+def _parse_txt(lines: Iterable[str]) -> Iterator[Entry]:
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield Entry(line)
+
+
+def _parse_csv(lines: Iterable[str]) -> Iterator[Entry | ValueError]:
+    reader = csv.DictReader(lines)
+    if reader.fieldnames is None or "url" not in reader.fieldnames:
+        raise ValueError("a CSV list needs a header row with a 'url' column")
+    for row in reader:
+        try:
+            yield _entry(row.get("url"), row.get("label"), row.get("id"))
+        except ValueError as exc:
+            yield exc
+
+
+def _parse_jsonl(lines: Iterable[str]) -> Iterator[Entry | ValueError]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            yield _entry(obj.get("url"), obj.get("label"), obj.get("id"))
+        except (ValueError, AttributeError) as exc:
+            yield ValueError(f"bad JSON line: {exc}")
+
+
+def _list_s3(uri: str, settings: Settings) -> Iterator[Entry]:
+    """Every object under s3://bucket/prefix, page by page."""
+    from common.media import s3_client
+
+    parts = urlsplit(uri)
+    pages = s3_client(settings).get_paginator("list_objects_v2").paginate(
+        Bucket=parts.netloc, Prefix=parts.path.lstrip("/")
+    )
+    for page in pages:
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):
+                yield Entry(f"s3://{parts.netloc}/{obj['Key']}")
+
+
+def read_entries(source: str, settings: Settings) -> Iterator[Entry | ValueError]:
+    """Entries of a txt/csv/jsonl list file ('-' = stdin, as txt) or an S3 prefix.
+
+    Bad rows come through as ValueError so the caller can count them and go on.
+    """
+    if source.startswith("s3://"):
+        yield from _list_s3(source, settings)
+        return
+    if source == "-":
+        yield from _parse_txt(sys.stdin)
+        return
+    suffix = Path(source).suffix.lower()
+    with open(source, encoding="utf-8", newline="") as fh:
+        if suffix == ".csv":
+            yield from _parse_csv(fh)
+        elif suffix in (".jsonl", ".ndjson"):
+            yield from _parse_jsonl(fh)
+        else:
+            yield from _parse_txt(fh)
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
+    """Insert new videos in one statement; return url_hash -> video id for the chunk."""
+    by_hash = {url_hash(e.url): e for e in entries}  # one row per video within a statement
+    insert = _insert(session)
+    stmt = insert(Video).values(
+        [
+            {"url": e.url, "url_hash": h, "label": e.label, "external_id": e.external_id,
+             "created_at": utcnow()}
+            for h, e in by_hash.items()
+        ]
+    )
+    # A label given now wins; a list without labels keeps the stored ground truth.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["url_hash"],
+        set_={
+            "label": func.coalesce(stmt.excluded.label, Video.label),
+            "external_id": func.coalesce(stmt.excluded.external_id, Video.external_id),
+        },
+    )
+    session.execute(stmt)
+    rows = session.execute(select(Video.url_hash, Video.id).where(Video.url_hash.in_(by_hash)))
+    return {h: vid for h, vid in rows}
+
+
+def _mark_pending(
+    session: Session, video_ids: list[int], model_version: str, rescan: bool
+) -> None:
+    insert = _insert(session)
+    stmt = insert(Scan).values(
+        [
+            {"video_id": v, "model_version": model_version, "status": "pending", "attempts": 0,
+             "families": {}, "timings": {}, "updated_at": utcnow()}
+            for v in video_ids
+        ]
+    )
+    if rescan:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["video_id", "model_version"],
+            set_={"status": "pending", "updated_at": stmt.excluded.updated_at},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["video_id", "model_version"])
+    session.execute(stmt)
+
+
+def _record_chunk(
+    session: Session, batch_id: int, entries: list[Entry], model_version: str, rescan: bool
+) -> list[tuple[int, str]]:
+    """Record one chunk; return the (video id, url) pairs to enqueue."""
+    ids = _upsert_videos(session, entries)
+    # RETURNING gives only the items new to this batch: a URL repeated further down a list
+    # (in another chunk) is enqueued once, even with --rescan.
+    new_items = set(
+        session.scalars(
+            _insert(session)(BatchItem)
+            .values([{"batch_id": batch_id, "video_id": v} for v in set(ids.values())])
+            .on_conflict_do_nothing()
+            .returning(BatchItem.video_id)
+        )
+    )
+    seen = set()
+    if not rescan and new_items:
+        seen = set(
+            session.scalars(
+                select(Scan.video_id).where(
+                    Scan.video_id.in_(new_items), Scan.model_version == model_version
+                )
+            )
+        )
+    todo: dict[int, str] = {}
+    for e in entries:
+        vid = ids[url_hash(e.url)]
+        if vid in new_items and vid not in seen:
+            todo.setdefault(vid, e.url)
+    if todo:
+        _mark_pending(session, list(todo), model_version, rescan)
+    return list(todo.items())
+
+
+def _chunks(
+    entries: Iterable[Entry | ValueError], size: int, summary: SubmitSummary
+) -> Iterator[list[Entry]]:
+    it = iter(entries)
+    while True:
+        raw = list(islice(it, size))
+        if not raw:
+            return
+        good = [e for e in raw if isinstance(e, Entry)]
+        for bad in raw:
+            if isinstance(bad, ValueError):
+                summary.invalid += 1
+                log.warning("skipping a list entry: %s", bad)
+        if good:
+            yield good
+
+
+def submit(
+    entries: Iterable[Entry | ValueError],
+    *,
+    sessions: sessionmaker[Session],
+    sender: Sender,
+    task_name: str,
+    model_version: str,
+    name: str = "",
+    source: str = "",
+    rescan: bool = False,
+    chunk_size: int = CHUNK,
+    queue: str | None = None,
+) -> SubmitSummary:
+    """Record ``entries`` as a new batch and enqueue the videos not yet scanned by this model."""
+    with session_scope(sessions) as session:
+        batch = Batch(name=name, source=source, model_version=model_version, total=0)
+        session.add(batch)
+        session.flush()
+        summary = SubmitSummary(batch_id=batch.id, model_version=model_version)
+    for chunk in _chunks(entries, chunk_size, summary):
+        with session_scope(sessions) as session:
+            todo = _record_chunk(session, summary.batch_id, chunk, model_version, rescan)
+        for video_id, url in todo:
+            sender.send_task(task_name, args=[video_id, url, model_version], queue=queue)
+        summary.total += len(chunk)
+        summary.enqueued += len(todo)
+    with session_scope(sessions) as session:
+        batch = session.get(Batch, summary.batch_id)
+        batch.total = session.scalar(
+            select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch.id)
+        )
+    summary.skipped = summary.total - summary.enqueued
+    return summary
