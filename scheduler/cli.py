@@ -131,5 +131,147 @@ def scan(
         ctx.exit(EXIT_SOME_ERRORS)
 
 
+def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
+    from models.manifest import read_manifest
+
+    return [it for m in manifests for it in read_manifest(m, root=root)]
+
+
+@main.command()
+@click.option(
+    "--manifest",
+    "manifests",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    required=True,
+    help="Manifest CSV (repeatable).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder that relative manifest paths start from (default: the manifest's).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder.")
+@click.option("--name", default="dfscan", show_default=True)
+@click.option("--self-blend", is_flag=True, help="Add self-blended pseudo-fakes of the reals.")
+@click.option(
+    "--pseudo-only",
+    is_flag=True,
+    help="Ignore the manifest's fakes; learn from self-blends only (implies --self-blend).",
+)
+@click.option("--families", help="Comma-separated feature families (default: all).")
+@click.option("--no-temporal", is_flag=True, help="Leave out the temporal family.")
+@click.option(
+    "--threshold",
+    "threshold_rule",
+    default="frr:0.01",
+    show_default=True,
+    help="'eer' or 'frr:<rate>' (false-flag rate on real dev videos).",
+)
+@click.option(
+    "--dev-split",
+    default="val",
+    show_default=True,
+    help="Manifest split used only to fix the threshold.",
+)
+@click.option("--frames", type=int, default=16, show_default=True)
+@click.option("--detector", type=click.Choice(["dlib", "haar"]), default="dlib", show_default=True)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=Path(".cache/features"),
+    show_default=True,
+    help="Feature cache folder.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--describe", default="", help="Training-data description for the model card.")
+@click.pass_context
+def train(
+    ctx: click.Context,
+    manifests: tuple[Path, ...],
+    root: Path | None,
+    out: Path,
+    name: str,
+    self_blend: bool,
+    pseudo_only: bool,
+    families: str | None,
+    no_temporal: bool,
+    threshold_rule: str,
+    dev_split: str,
+    frames: int,
+    detector: str,
+    cache: Path,
+    seed: int,
+    describe: str,
+) -> None:
+    """Train an SVM bundle from manifests (grouped CV, threshold on the dev split)."""
+    from common.features import FAMILY_NAMES
+    from models.training import TrainOptions, run_training
+
+    settings = _settings(ctx)
+    opt = TrainOptions(
+        out=out,
+        name=name,
+        families=tuple(families.split(",")) if families else FAMILY_NAMES,
+        temporal=not no_temporal,
+        self_blend=self_blend or pseudo_only,
+        pseudo_only=pseudo_only,
+        threshold_rule=threshold_rule,
+        dev_split=dev_split,
+        detector=detector,
+        frames=frames,
+        seed=seed,
+        cache=cache,
+        workers=settings.workers,
+        data_description=describe or ", ".join(str(m) for m in manifests),
+    )
+    card = run_training(_load_items(manifests, root), settings, opt)
+    click.echo(
+        f"wrote {out} ({card['model_version']}); CV AUC {card['cv_auc']:.3f}; "
+        f"threshold {card['threshold']:.4f}"
+    )
+    if "dev" in card:
+        d = card["dev"]
+        click.echo(
+            f"dev: AUC {d['auc']:.3f} EER {d['eer']:.3f} FAR {d['far']:.3f} FRR {d['frr']:.3f}"
+        )
+
+
+@main.group()
+def dataset() -> None:
+    """Write manifests from standard dataset layouts."""
+
+
+@dataset.command("deepfaketimit")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def dataset_deepfaketimit(root: Path, out: Path) -> None:
+    """DeepfakeTIMIT/VidTIMIT frame folders ({split}/{label}/{subject}/{sentence}/)."""
+    from models.manifest import deepfaketimit_items, write_manifest
+
+    n = write_manifest(deepfaketimit_items(root), out)
+    click.echo(f"{n} clips -> {out}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--fake", is_flag=True, help="Paste a degraded copy of the face back (a crude swap).")
+@click.option("--frames", type=int, default=50, show_default=True)
+def sample(out: Path, fake: bool, frames: int) -> None:
+    """Write a small H.264 face video to try dfscan on (no research data needed)."""
+    from models.samples import make_sample
+
+    make_sample(out, fake=fake, frames=frames)
+    click.echo(str(out))
+
+
+def _register_distributed() -> None:
+    from scheduler.commands_distributed import register
+
+    register(main)
+
+
+_register_distributed()
+
 if __name__ == "__main__":
     main()

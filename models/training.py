@@ -1,0 +1,160 @@
+"""``dfscan train``: from manifests to a signed model bundle and its model card."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.features import FAMILY_NAMES, FEATURE_VERSION
+from common.settings import Settings
+from models.bundle import ModelBundle, save_bundle
+from models.featurize import Featurized, featurize, video_matrix
+from models.manifest import Item
+from models.metrics import auc, eer, rates_at
+from models.train import train
+
+
+@dataclass
+class TrainOptions:
+    out: Path
+    name: str = "dfscan"
+    families: tuple[str, ...] = FAMILY_NAMES
+    temporal: bool = True
+    self_blend: bool = False
+    pseudo_only: bool = False  # drop the manifest's fakes: learn from self-blends only
+    threshold_rule: str = "frr:0.01"
+    dev_split: str = "val"
+    detector: str = "dlib"
+    crop_size: int = 128
+    frames: int = 16
+    seed: int = 0
+    cache: Path | None = None
+    workers: int = 1
+    data_description: str = ""
+
+
+def _groups(rows: list[Featurized]) -> np.ndarray:
+    return np.array([r.item.group or r.item.target for r in rows])
+
+
+def _counts(rows: list[Featurized]) -> dict[str, int]:
+    return dict(Counter(f"{r.item.label}:{r.item.method or '-'}" for r in rows))
+
+
+def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> dict[str, Any]:
+    """Featurize, select and fit, fix the threshold, save the bundle; return the card data."""
+    rows = featurize(
+        items,
+        settings,
+        detector=opt.detector,
+        crop_size=opt.crop_size,
+        frames=opt.frames,
+        self_blend_seed=opt.seed if opt.self_blend else None,
+        cache=opt.cache,
+        workers=opt.workers,
+        progress=True,
+    )
+    failed = Counter(r.error for r in rows if r.matrix is None)
+    if opt.pseudo_only:
+        rows = [r for r in rows if r.item.label == "real" or r.item.method == "self-blend"]
+    dev_rows = [r for r in rows if r.item.split == opt.dev_split]
+    train_rows = [r for r in rows if r.item.split != opt.dev_split]
+    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal)
+    if len(set(y.tolist())) < 2:
+        raise ValueError("training needs both real and fake videos (or --self-blend)")
+    dev = None
+    if dev_rows:
+        xd, yd, _ = video_matrix(dev_rows, opt.families, opt.temporal)
+        if len(set(yd.tolist())) == 2:
+            dev = (xd, yd)
+    res = train(
+        x,
+        y,
+        _groups(kept),
+        dev=dev,
+        threshold_rule=opt.threshold_rule,
+        seed=opt.seed,
+        n_jobs=opt.workers,
+    )
+    card: dict[str, Any] = {
+        "name": opt.name,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "feature_version": FEATURE_VERSION,
+        "families": list(opt.families),
+        "temporal": opt.temporal,
+        "detector": opt.detector,
+        "crop_size": opt.crop_size,
+        "frames_per_video": opt.frames,
+        "threshold": res.threshold,
+        "threshold_rule": res.threshold_rule,
+        "threshold_set_on": f"split '{opt.dev_split}'" if dev else "out-of-fold training scores",
+        "params": {k.removeprefix("svm__"): v for k, v in res.params.items()},
+        "cv_auc": res.cv_auc,
+        "oof": {"auc": auc(res.oof_scores, y), "eer": eer(res.oof_scores, y).far},
+        "training_data": {
+            "description": opt.data_description,
+            "counts": _counts(kept),
+            "self_blend": opt.self_blend,
+            "pseudo_only": opt.pseudo_only,
+            "failed_extraction": dict(failed),
+        },
+        "cv_table": res.cv_table,
+    }
+    if dev is not None:
+        s = res.pipeline.predict_proba(dev[0])[:, 1]
+        at = rates_at(s, dev[1], res.threshold)
+        card["dev"] = {
+            "auc": auc(s, dev[1]),
+            "eer": eer(s, dev[1]).far,
+            "far": at.far,
+            "frr": at.frr,
+            "n": int(len(dev[1])),
+        }
+    bundle = ModelBundle(res.pipeline, {k: v for k, v in card.items() if k != "cv_table"})
+    card["model_version"] = save_bundle(bundle, opt.out)
+    write_card(card, opt.out / "card.md")
+    return card
+
+
+def write_card(card: dict[str, Any], path: Path) -> None:
+    """A readable model card beside the bundle (not covered by the checksum: documentation)."""
+    td = card["training_data"]
+    lines = [
+        f"# Model card: {card['model_version']}",
+        "",
+        f"- Trained: {card['trained_at']}; feature version {card['feature_version']}",
+        f"- Families: {', '.join(card['families'])}" + (" + temporal" if card["temporal"] else ""),
+        f"- Face detector: {card['detector']}; crop {card['crop_size']} px; "
+        f"{card['frames_per_video']} frames per video",
+        f"- Classifier: StandardScaler + SVC {card['params']}",
+        f"- Cross-validated AUC (grouped by identity): {card['cv_auc']:.3f}; out-of-fold EER "
+        f"{card['oof']['eer']:.3f}",
+        f"- Threshold P(fake) >= {card['threshold']:.4f} ({card['threshold_rule']}, set on "
+        f"{card['threshold_set_on']})",
+        "",
+        "## Training data",
+        "",
+        td["description"] or "(not described)",
+        "",
+        f"- Counts: {td['counts']}",
+        f"- Self-blended pseudo-fakes: {td['self_blend']}; pseudo-fakes only: {td['pseudo_only']}",
+        f"- Failed extraction: {td['failed_extraction'] or 'none'}",
+    ]
+    if "dev" in card:
+        d = card["dev"]
+        lines += [
+            "",
+            "## Dev split",
+            "",
+            f"AUC {d['auc']:.3f}, EER {d['eer']:.3f}; at the threshold FAR {d['far']:.3f}, "
+            f"FRR {d['frr']:.3f} (n={d['n']})",
+        ]
+    extra = card.get("notes")
+    if extra:
+        lines += ["", "## Notes", "", extra]
+    path.write_text("\n".join(lines) + "\n")
