@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.errors import NoFace
-from common.faces import FaceDetector, make_detector, track_faces
+from common.faces import FaceDetector, background_faces, make_detector, track_faces
 from common.features import FeatureFamily, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
 from common.media import open_media
@@ -30,6 +30,9 @@ class ExtractConfig:
     detector: str = "dlib"
     crop_size: int = 128
     frames: int = 16
+    # "face" (the detected face) or "background": a same-size no-face patch of each frame,
+    # for the shortcut control of evaluation (see common.faces.background_faces).
+    region: str = "face"
 
 
 @dataclass(slots=True)
@@ -93,6 +96,12 @@ def extract(
         frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits)))
         t0 = time.perf_counter()
         faces = track_faces(frames, det, cfg.crop_size)
+        if cfg.region == "background" and faces:
+            faces = background_faces(frames, faces, cfg.crop_size)
+            if not faces:
+                raise NoFace("no face-free corner of the frames for the background control")
+        elif cfg.region != "face":
+            raise ValueError(f"unknown extraction region {cfg.region!r} (face | background)")
         timer.add("faces", time.perf_counter() - t0)
     if not faces:
         raise NoFace(f"no face found in {len(frames)} sampled frames")

@@ -53,6 +53,8 @@ def cache_key(target: str, cfg: ExtractConfig, blend_seed: int | None) -> str:
         "blend": blend_seed,
         "content": content_key(target),
     }
+    if cfg.region != "face":  # face keys stay as they were, so existing caches stay warm
+        recipe["region"] = cfg.region
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
@@ -96,6 +98,7 @@ def featurize(
     crop_size: int = 128,
     frames: int = 16,
     self_blend_seed: int | None = None,
+    region: str = "face",
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
@@ -105,7 +108,7 @@ def featurize(
     Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made
     only from items labelled real.
     """
-    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames)
+    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region)
     jobs: list[tuple[Item, int | None]] = [(it, None) for it in items]
     if self_blend_seed is not None:
         jobs += [(it, _seed_for(it.target, self_blend_seed)) for it in items if it.label == "real"]
