@@ -38,6 +38,17 @@ def visibility_timeout(settings: Settings) -> float:
     return max(3600.0, 2 * time_limits(settings)[1])
 
 
+def transport_options(settings: Settings) -> dict[str, float | int]:
+    vt = visibility_timeout(settings)
+    return {
+        "visibility_timeout": vt,
+        # Kombu sweeps for overdue unacked tasks every interval x throttle seconds (100 s by
+        # default); sweep on every tick, and tick often enough for a short timeout.
+        "unacked_restore_interval": max(1, int(min(10.0, vt / 4))),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from settings, with the scan task registered on it."""
     if not settings.broker_url:
@@ -51,7 +62,7 @@ def make_app(settings: Settings) -> Celery:
         # other workers and strands tasks on a node that dies.
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.workers,
-        broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
+        broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue=QUEUE,
         task_serializer="json",
