@@ -249,7 +249,7 @@ def dataset_deepfaketimit(root: Path, out: Path) -> None:
     """DeepfakeTIMIT/VidTIMIT frame folders ({split}/{label}/{subject}/{sentence}/)."""
     from models.manifest import deepfaketimit_items, write_manifest
 
-    n = write_manifest(deepfaketimit_items(root), out)
+    n = write_manifest(deepfaketimit_items(root.resolve()), out)
     click.echo(f"{n} clips -> {out}")
 
 
@@ -263,6 +263,39 @@ def sample(out: Path, fake: bool, frames: int) -> None:
 
     make_sample(out, fake=fake, frames=frames)
     click.echo(str(out))
+
+
+def _write_dataset(kind: str, root: Path, out: Path, **kw: object) -> None:
+    from models.datasets import ADAPTERS
+    from models.manifest import write_manifest
+
+    n = write_manifest(ADAPTERS[kind](root, **kw), out)  # type: ignore[call-arg]
+    click.echo(f"{n} videos -> {out}")
+
+
+@dataset.command("ffpp")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--compression", type=click.Choice(["raw", "c23", "c40"]), default="c23")
+def dataset_ffpp(root: Path, out: Path, compression: str) -> None:
+    """FaceForensics++ (original_sequences/, manipulated_sequences/, train|val|test.json)."""
+    _write_dataset("ffpp", root, out, compression=compression)
+
+
+@dataset.command("celebdf")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def dataset_celebdf(root: Path, out: Path) -> None:
+    """Celeb-DF v2 (Celeb-real/, Celeb-synthesis/, YouTube-real/, List_of_testing_videos.txt)."""
+    _write_dataset("celebdf", root, out)
+
+
+@dataset.command("dfdc")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def dataset_dfdc(root: Path, out: Path) -> None:
+    """DFDC parts (folders with metadata.json), found anywhere under ROOT."""
+    _write_dataset("dfdc", root, out)
 
 
 def _register_distributed() -> None:
