@@ -1,0 +1,90 @@
+"""The deployment files, checked by structure: no Docker engine runs on these machines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG_RUNNING = ("redis", "postgres", "worker", "flower")
+
+
+@pytest.fixture(scope="module")
+def services() -> dict:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose["services"]
+
+
+def _conditions(service: dict) -> dict[str, str]:
+    deps = service.get("depends_on", {})
+    assert isinstance(deps, dict), "depends_on must use the long form with conditions"
+    return {name: spec["condition"] for name, spec in deps.items()}
+
+
+def test_all_services_present(services: dict) -> None:
+    assert set(services) >= {"redis", "postgres", "migrate", "worker", "scheduler", "flower"}
+
+
+def test_long_running_services_have_healthchecks(services: dict) -> None:
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck", {})
+        assert check.get("test"), f"{name} has no healthcheck"
+        assert not check.get("disable", False)
+
+
+def test_startup_order(services: dict) -> None:
+    assert _conditions(services["migrate"]) == {"postgres": "service_healthy"}
+    for name in ("worker", "scheduler"):
+        assert _conditions(services[name]) == {
+            "redis": "service_healthy",
+            "postgres": "service_healthy",
+            "migrate": "service_completed_successfully",
+        }, name
+    assert _conditions(services["flower"]) == {"redis": "service_healthy"}
+
+
+def test_migrate_is_one_shot_alembic(services: dict) -> None:
+    migrate = services["migrate"]
+    assert migrate["entrypoint"] == ["alembic", "upgrade", "head"]
+    assert migrate.get("restart", "no") == "no"
+
+
+def test_worker_scales(services: dict) -> None:
+    worker = services["worker"]
+    # A fixed name or host port would make `--scale worker=N` fail on the second replica.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert worker["command"][0] == "worker"
+    # Node names must differ per replica: %h is each container's own host name.
+    assert "%h" in " ".join(worker["command"])
+
+
+def test_dfscan_services_share_settings(services: dict) -> None:
+    for name in ("migrate", "worker", "scheduler", "flower"):
+        svc = services[name]
+        assert svc["build"] == "."
+        env = svc["environment"]
+        assert env["DFSCAN_BROKER_URL"].startswith("redis://redis:")
+        assert env["DFSCAN_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "@postgres:5432/" in env["DFSCAN_DATABASE_URL"]
+
+
+def test_dockerfile_slim_and_not_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users, "the image must switch to a non-root user"
+    assert users[-1] not in ("root", "0", "0:0")
+    assert "pip install" in text and "[monitor]" in text  # Flower for the flower service
+
+
+def test_dockerignore_keeps_data_out() -> None:
+    text = (ROOT / ".dockerignore").read_text().splitlines()
+    lines = [ln.strip() for ln in text if ln.strip() and not ln.startswith("#")]
+    assert lines[0] == "**", "ignore everything, then allow the sources back in"
+    allowed = {ln[1:].split("/")[0] for ln in lines if ln.startswith("!")}
+    assert allowed <= {"pyproject.toml", "README.md", "alembic.ini", "alembic", "common",
+                       "models", "worker", "scheduler"}
