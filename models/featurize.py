@@ -20,8 +20,29 @@ from common.errors import ScanError
 from common.extract import ExtractConfig, extract
 from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
 from common.settings import Settings
+from models.augment import Degrader
 from models.manifest import Item
 from models.selfblend import SelfBlender
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How a training row is made from its item: as is, self-blended, degraded, or both."""
+
+    blend_seed: int | None = None
+    degrade_seed: int | None = None
+
+    @property
+    def method(self) -> str | None:
+        parts = ["self-blend"] if self.blend_seed is not None else []
+        parts += ["degraded"] if self.degrade_seed is not None else []
+        return "+".join(parts) or None
+
+    def transform(self):  # type: ignore[no-untyped-def]
+        blend = SelfBlender(self.blend_seed) if self.blend_seed is not None else None
+        if self.degrade_seed is None:
+            return blend
+        return Degrader(self.degrade_seed, then=blend)
 
 
 @dataclass(slots=True)
@@ -29,7 +50,7 @@ class Featurized:
     item: Item
     matrix: np.ndarray | None  # (faces, D_all) or None on error
     error: str | None = None
-    blended: bool = False
+    recipe: Recipe = Recipe()
 
 
 def content_key(target: str) -> str:
@@ -44,18 +65,19 @@ def content_key(target: str) -> str:
     return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def cache_key(target: str, cfg: ExtractConfig, blend_seed: int | None) -> str:
-    recipe = {
+def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
+    key: dict[str, object] = {
         "fv": FEATURE_VERSION,
         "det": cfg.detector,
         "crop": cfg.crop_size,
         "frames": cfg.frames,
-        "blend": blend_seed,
+        "blend": recipe.blend_seed,
+        **({"degrade": recipe.degrade_seed} if recipe.degrade_seed is not None else {}),
         "content": content_key(target),
     }
     if cfg.region != "face":  # face keys stay as they were, so existing caches stay warm
-        recipe["region"] = cfg.region
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+        key["region"] = cfg.region
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
 def _seed_for(target: str, seed: int) -> int:
@@ -69,25 +91,24 @@ def _init(settings: Settings, cfg: ExtractConfig, cache: Path | None) -> None:
     _WORKER.update(settings=settings, cfg=cfg, cache=cache)
 
 
-def _one(job: tuple[Item, int | None]) -> Featurized:
-    item, blend_seed = job
+def _one(job: tuple[Item, Recipe]) -> Featurized:
+    item, recipe = job
     settings: Settings = _WORKER["settings"]  # type: ignore[assignment]
     cfg: ExtractConfig = _WORKER["cfg"]  # type: ignore[assignment]
     cache: Path | None = _WORKER["cache"]  # type: ignore[assignment]
-    path = cache / f"{cache_key(item.target, cfg, blend_seed)}.npy" if cache else None
+    path = cache / f"{cache_key(item.target, cfg, recipe)}.npy" if cache else None
     if path is not None and path.exists():
-        return Featurized(item, np.load(path), None, blend_seed is not None)
-    transform = SelfBlender(blend_seed) if blend_seed is not None else None
+        return Featurized(item, np.load(path), None, recipe)
     try:
-        ex = extract(item.target, settings, cfg, transform=transform)
+        ex = extract(item.target, settings, cfg, transform=recipe.transform())
     except ScanError as exc:
-        return Featurized(item, None, exc.code, blend_seed is not None)
+        return Featurized(item, None, exc.code, recipe)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, ex.frame_matrix)
         tmp.replace(path)
-    return Featurized(item, ex.frame_matrix, None, blend_seed is not None)
+    return Featurized(item, ex.frame_matrix, None, recipe)
 
 
 def featurize(
@@ -98,6 +119,7 @@ def featurize(
     crop_size: int = 128,
     frames: int = 16,
     self_blend_seed: int | None = None,
+    augment: int = 0,
     region: str = "face",
     cache: Path | None = None,
     workers: int = 1,
@@ -106,19 +128,33 @@ def featurize(
     """Frame matrices for every item; with a seed, self-blended pseudo-fakes of the reals too.
 
     Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made
-    only from items labelled real.
+    only from items labelled real. ``augment`` adds that many degraded copies of each real
+    item (label real, method "degraded") and, with a blend seed, of its pseudo-fake.
     """
     cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region)
-    jobs: list[tuple[Item, int | None]] = [(it, None) for it in items]
-    if self_blend_seed is not None:
-        jobs += [(it, _seed_for(it.target, self_blend_seed)) for it in items if it.label == "real"]
+    jobs = [(it, recipe) for it in items for recipe in _recipes(it, self_blend_seed, augment)]
     results = list(_run(jobs, settings, cfg, cache, workers, progress))
-    out = []
     for r in results:
-        if r.blended:
+        method = r.recipe.method
+        if method is not None:
             it = r.item
-            r.item = Item(it.target, "fake", it.group, it.split, "self-blend")
-        out.append(r)
+            label = "fake" if r.recipe.blend_seed is not None else it.label
+            r.item = Item(it.target, label, it.group, it.split, method)
+    return results
+
+
+def _recipes(item: Item, blend_seed: int | None, augment: int) -> list[Recipe]:
+    out = [Recipe()]
+    if item.label != "real":
+        return out
+    blend = _seed_for(item.target, blend_seed) if blend_seed is not None else None
+    if blend is not None:
+        out.append(Recipe(blend_seed=blend))
+    for copy in range(augment):
+        deg = _seed_for(item.target, 7919 * (copy + 1) + (blend_seed or 0))
+        out.append(Recipe(degrade_seed=deg))
+        if blend is not None:
+            out.append(Recipe(blend_seed=blend, degrade_seed=deg))
     return out
 
 
