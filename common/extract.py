@@ -96,9 +96,10 @@ def extract(
         frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits)))
         t0 = time.perf_counter()
         faces = track_faces(frames, det, cfg.crop_size)
-        if cfg.region == "background" and faces:
-            faces = background_faces(frames, faces, cfg.crop_size)
-            if not faces:
+        if cfg.region == "background":
+            located = faces
+            faces = background_faces(frames, located, cfg.crop_size)
+            if located and not faces:
                 raise NoFace("no face-free corner of the frames for the background control")
         elif cfg.region != "face":
             raise ValueError(f"unknown extraction region {cfg.region!r} (face | background)")
