@@ -31,6 +31,9 @@ def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or addr.is_multicast
         or addr.is_reserved
         or addr.is_unspecified
+        # Shared/CGNAT space (100.64.0.0/10, Alibaba's metadata at 100.100.100.200) and
+        # other special-purpose ranges are neither "private" nor reachable on the internet.
+        or not addr.is_global
     )
 
 
