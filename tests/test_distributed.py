@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from alembic import command
 from common.db import BatchItem, Scan, Video, make_engine, session_factory, session_scope
-from scheduler.commands_distributed import standalone
+from scheduler.cli import main as dfscan
 
 pytestmark = pytest.mark.services
 
@@ -43,6 +43,9 @@ FAMILIES = ["frequency", "boundary"]
 BAD = {"empty.mp4": "empty_file", "notavideo.mp4": "unreadable"}
 UNREACHABLE = "unreachable"
 WAIT_S = 150
+# The installed console script, as an operator runs it.
+_SCRIPT = Path(sys.executable).parent / "dfscan"
+DFSCAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "scheduler.cli"]
 
 
 # --------------------------------------------------------------------------- media
@@ -199,8 +202,8 @@ class Cluster:
     def start_worker(self, name: str) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scheduler.commands_distributed", "worker",
-             "--concurrency", "1", "--hostname", f"{name}@%h", "--loglevel", "INFO"],
+            [*DFSCAN, "worker", "--concurrency", "1", "--hostname", f"{name}@%h",
+             "--loglevel", "INFO"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: SIGKILL takes the pool child too
         )
@@ -282,7 +285,7 @@ def _write_list(
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    result = CliRunner().invoke(standalone, list(args), env=env, catch_exceptions=False)
+    result = CliRunner().invoke(dfscan, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 
