@@ -34,6 +34,15 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
+def _app(settings: Settings):  # type: ignore[no-untyped-def]
+    from worker.celery_app import make_app
+
+    try:
+        return make_app(settings)
+    except ValueError as exc:  # no broker configured: a usage problem, not a crash
+        raise click.ClickException(str(exc)) from exc
+
+
 def _model_version(settings: Settings) -> str:
     """The version the workers will score with: that of the configured bundle."""
     from models.bundle import load_bundle
@@ -55,13 +64,13 @@ def submit(
     """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
     from scheduler.submit import read_entries
     from scheduler.submit import submit as do_submit
-    from worker.celery_app import QUEUE, TASK_NAME, make_app
+    from worker.celery_app import QUEUE, TASK_NAME
 
     settings = _settings(ctx)
     summary = do_submit(
         read_entries(source, settings),
         sessions=_sessions(settings),
-        sender=make_app(settings),
+        sender=_app(settings),
         task_name=TASK_NAME,
         queue=QUEUE,
         model_version=model_version or _model_version(settings),
@@ -180,12 +189,12 @@ def worker(
     ctx: click.Context, concurrency: int | None, loglevel: str, hostname: str | None
 ) -> None:
     """Run a Celery worker in this process, scanning tasks from the broker."""
-    from worker.celery_app import QUEUE, make_app
+    from worker.celery_app import QUEUE
 
     settings = _settings(ctx)
     if concurrency:
         settings = settings.model_copy(update={"workers": concurrency})
-    app = make_app(settings)
+    app = _app(settings)
     # A unique default name: several workers on one host would otherwise collide.
     node = hostname or f"dfscan-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
