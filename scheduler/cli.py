@@ -298,6 +298,77 @@ def dataset_dfdc(root: Path, out: Path) -> None:
     _write_dataset("dfdc", root, out)
 
 
+@main.command()
+@click.option(
+    "--manifest",
+    "manifests",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    required=True,
+    help="Manifest CSV (repeatable).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder that relative manifest paths start from (default: the manifest's).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Report folder.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
+@click.option("--split", help="Evaluate only this manifest split (e.g. val, test).")
+@click.option("--frames", type=int, help="Frames per video (default: the model's).")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=Path(".cache/features"),
+    show_default=True,
+    help="Feature cache folder.",
+)
+@click.option("--no-control", is_flag=True, help="Skip the background shortcut control.")
+@click.option("--workers", type=int, help="Processes (default: all cores).")
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    manifests: tuple[Path, ...],
+    root: Path | None,
+    out: Path,
+    model_path: Path | None,
+    split: str | None,
+    frames: int | None,
+    cache: Path,
+    no_control: bool,
+    workers: int | None,
+) -> None:
+    """Score labelled manifests; write scores.csv, metrics.json, roc.png, det.png, report.md."""
+    from models.evaluate import EvalOptions
+    from models.evaluate import evaluate as run_evaluate
+
+    settings = _settings(ctx, workers=workers)
+    opt = EvalOptions(
+        out=out,
+        model=model_path or settings.model_path,
+        split=split,
+        frames=frames,
+        cache=cache,
+        control=not no_control,
+        workers=settings.workers,
+        progress=True,
+    )
+    m = run_evaluate(_load_items(manifests, root), settings, opt, manifests=manifests)
+    v, c = m["video"], m["control"]
+
+    def f(x: object) -> str:
+        return "-" if x is None else f"{x:.4f}"  # type: ignore[str-format]
+
+    click.echo(
+        f"video: AUC {f(v.get('auc'))} EER {f(v.get('eer'))} FAR {f(v.get('far'))} "
+        f"FRR {f(v.get('frr'))} HTER {f(v.get('hter'))} at threshold {f(v.get('threshold'))} "
+        f"(n_real {v.get('n_real')}, n_fake {v.get('n_fake')}, errors {m['meta']['n_errors']})"
+    )
+    if "verdict" in c:
+        click.echo(f"control: background AUC {f(c.get('auc'))}. {c['verdict']}")
+    click.echo(f"wrote {out}/report.md")
+
+
 def _register_distributed() -> None:
     from scheduler.commands_distributed import register
 
