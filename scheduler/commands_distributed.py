@@ -54,12 +54,21 @@ def _model_version(settings: Settings) -> str:
 @click.argument("source")
 @click.option("--name", default=None, help="batch name (default: the list's file name)")
 @click.option("--rescan", is_flag=True, help="scan again videos this model already scanned")
+@click.option(
+    "--resend-pending", is_flag=True,
+    help="enqueue again videos still pending (their tasks were lost), not finished ones",
+)
 @click.option("--model-version", default=None, help="override the bundle's version")
 @click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_context
 def submit(
     ctx: click.Context,
-    source: str, name: str | None, rescan: bool, model_version: str | None, chunk_size: int
+    source: str,
+    name: str | None,
+    rescan: bool,
+    resend_pending: bool,
+    model_version: str | None,
+    chunk_size: int,
 ) -> None:
     """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
     from scheduler.submit import read_entries
@@ -77,6 +86,7 @@ def submit(
         name=name or Path(source.rstrip("/")).name,
         source=source,
         rescan=rescan,
+        resend_pending=resend_pending,
         chunk_size=chunk_size,
     )
     click.echo(

@@ -3,7 +3,7 @@
 Lists of millions of lines are streamed: entries are read lazily and handled in chunks, each
 chunk one transaction (videos, batch items, pending scan rows) followed by its tasks. The
 rows are committed before the tasks are sent, so a worker always finds its video; a crash
-between the two leaves pending rows that ``--rescan`` sends again.
+between the two leaves pending rows that ``--resend-pending`` sends again.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
 
 
 def _mark_pending(
-    session: Session, video_ids: list[int], model_version: str, rescan: bool
+    session: Session, video_ids: list[int], model_version: str, reset: bool
 ) -> None:
     insert = _insert(session)
     stmt = insert(Scan).values(
@@ -180,7 +180,7 @@ def _mark_pending(
             for v in video_ids
         ]
     )
-    if rescan:
+    if reset:  # a rescan: finished rows go back to pending until the new result lands
         stmt = stmt.on_conflict_do_update(
             index_elements=["video_id", "model_version"],
             set_={"status": "pending", "updated_at": stmt.excluded.updated_at},
@@ -191,9 +191,16 @@ def _mark_pending(
 
 
 def _record_chunk(
-    session: Session, batch_id: int, entries: list[Entry], model_version: str, rescan: bool
+    session: Session,
+    batch_id: int,
+    entries: list[Entry],
+    model_version: str,
+    skip: tuple[str, ...],
 ) -> list[tuple[int, str]]:
-    """Record one chunk; return the (video id, url) pairs to enqueue."""
+    """Record one chunk; return the (video id, url) pairs to enqueue.
+
+    Videos whose scan row for this model has a status in ``skip`` are not enqueued.
+    """
     ids = _upsert_videos(session, entries)
     # RETURNING gives only the items new to this batch: a URL repeated further down a list
     # (in another chunk) is enqueued once, even with --rescan.
@@ -206,11 +213,13 @@ def _record_chunk(
         )
     )
     seen = set()
-    if not rescan and new_items:
+    if skip and new_items:
         seen = set(
             session.scalars(
                 select(Scan.video_id).where(
-                    Scan.video_id.in_(new_items), Scan.model_version == model_version
+                    Scan.video_id.in_(new_items),
+                    Scan.model_version == model_version,
+                    Scan.status.in_(skip),
                 )
             )
         )
@@ -220,7 +229,7 @@ def _record_chunk(
         if vid in new_items and vid not in seen:
             todo.setdefault(vid, e.url)
     if todo:
-        _mark_pending(session, list(todo), model_version, rescan)
+        _mark_pending(session, list(todo), model_version, reset=not skip)
     return list(todo.items())
 
 
@@ -251,10 +260,18 @@ def submit(
     name: str = "",
     source: str = "",
     rescan: bool = False,
+    resend_pending: bool = False,
     chunk_size: int = CHUNK,
     queue: str | None = None,
 ) -> SubmitSummary:
-    """Record ``entries`` as a new batch and enqueue the videos not yet scanned by this model."""
+    """Record ``entries`` as a new batch and enqueue the videos not yet scanned by this model.
+
+    ``rescan`` enqueues every video again; ``resend_pending`` also those still pending (their
+    tasks were lost, e.g. with a wiped broker), but not the finished ones.
+    """
+    skip: tuple[str, ...] = (
+        () if rescan else ("done", "failed") if resend_pending else ("done", "failed", "pending")
+    )
     with session_scope(sessions) as session:
         batch = Batch(name=name, source=source, model_version=model_version, total=0)
         session.add(batch)
@@ -262,7 +279,7 @@ def submit(
         summary = SubmitSummary(batch_id=batch.id, model_version=model_version)
     for chunk in _chunks(entries, chunk_size, summary):
         with session_scope(sessions) as session:
-            todo = _record_chunk(session, summary.batch_id, chunk, model_version, rescan)
+            todo = _record_chunk(session, summary.batch_id, chunk, model_version, skip)
         for video_id, url in todo:
             sender.send_task(task_name, args=[video_id, url, model_version], queue=queue)
         summary.total += len(chunk)

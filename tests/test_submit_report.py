@@ -114,6 +114,12 @@ def test_submit_dedups_skips_and_rescans(engine: Engine) -> None:
 
     again, rec2 = _submit(engine, entries)  # queued already: nothing new to send
     assert (again.enqueued, len(rec2.sent)) == (0, 0)
+    # One finishes; the others' tasks were lost: --resend-pending sends only those.
+    _, (vid0, url0, _), _ = rec.sent[0]
+    with session_scope(sessions) as s:
+        upsert_scan(s, vid0, ScanResult(target=url0, score=0.2, label="real", model_version=MODEL))
+    resend, rec_p = _submit(engine, entries, resend_pending=True)
+    assert resend.enqueued == 6 and url0 not in {a[1] for _, a, _ in rec_p.sent}
     rescan, rec3 = _submit(engine, entries, rescan=True)
     assert rescan.enqueued == 7 and len(rec3.sent) == 7
     with session_scope(sessions) as s:
