@@ -278,6 +278,11 @@ def shortcut_control(
     )
     out["confounded"] = bool(math.isfinite(bg_auc) and bg_auc >= CONFOUND_AUC)
     out["verdict"] = control_verdict(bg_auc, face_auc, model_auc)
+    if len(y) < 40 or out["n_groups"] < 5:
+        out["verdict"] += (
+            f" Caution: only {len(y)} videos in {out['n_groups']} groups, so this control AUC "
+            "is noisy; a confound can hide in it."
+        )
     return out
 
 
@@ -440,7 +445,9 @@ def write_report(metrics: dict[str, Any], path: Path) -> None:
         "",
         "FAR = fakes accepted as real (APCER); FRR = real videos flagged as fake (BPCER); "
         "HTER = their mean at the threshold; EER where they cross. "
-        "Frame level scores each sampled frame as a one-frame video.",
+        "Frame level scores each sampled frame as a one-frame video: such vectors have no "
+        "spread and no temporal part, unlike the model's training vectors, so judge frames by "
+        "AUC and EER, not by the rates at the video threshold.",
         "",
         "## Metrics",
         "",
