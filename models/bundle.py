@@ -137,7 +137,10 @@ def load_bundle(folder: Path | None = None) -> ModelBundle:
             f"model {folder} was trained on feature version {meta.get('feature_version')!r}, "
             f"but this dfscan computes version {FEATURE_VERSION!r}: retrain it (dfscan train)"
         )
-    select(meta["families"])  # unknown family names fail here, before unpickling
+    try:
+        select(meta["families"])  # unknown family names fail here, before unpickling
+    except (KeyError, ValueError) as exc:
+        raise BundleError(f"model {folder}: unusable feature families: {exc}") from exc
     with (folder / PICKLE).open("rb") as fh:
         pipeline = pickle.load(fh)  # noqa: S301 - checksum verified above
     return ModelBundle(pipeline=pipeline, meta=meta)
