@@ -30,6 +30,14 @@ def _service(var: str, what: str) -> str:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="module")
+def all_services() -> None:
+    """Skip (or fail) before any costly module set-up when a service is missing."""
+    _service("DFSCAN_TEST_REDIS_URL", "redis-server")
+    _service("DFSCAN_TEST_POSTGRES_URL", "PostgreSQL")
+    _service("DFSCAN_TEST_S3_ENDPOINT", "moto_server")
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis URL whose database is empty at the start of the test."""

@@ -129,7 +129,7 @@ def _fit_bundle(corpus: Corpus, out: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+def corpus(all_services: None, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     import cv2
 
     root = tmp_path_factory.mktemp("media")
