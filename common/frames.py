@@ -7,6 +7,9 @@ container can announce frames it cannot deliver (truncated upload, missing moov 
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import contextvars
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,9 +22,40 @@ from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
 from common.media import IMAGE_SUFFIXES, LocalMedia
 from common.types import Frame
 
-# A seek costs about one keyframe interval of decoding; below this gap, grabbing (decode
-# without colour conversion) through the frames in between is cheaper than seeking.
+# OpenCV fallback path only (containers PyAV cannot index): a seek costs about one keyframe
+# interval of decoding; below this gap, grabbing through the frames in between is cheaper.
 SEEK_MIN_GAP = 48
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """What the decoder really did, summed over the videos read while collecting."""
+
+    frames_decoded: int = 0  # pictures the decoder reconstructed (skipped ones not counted)
+    frames_delivered: int = 0  # of which handed to the caller (the sampled frames)
+    bytes_read: int = 0  # compressed bytes demuxed (index pass + decode pass)
+    seeks: int = 0
+    strategy: str = ""
+
+
+_STATS: contextvars.ContextVar[DecodeStats | None] = contextvars.ContextVar(
+    "dfscan_decode_stats", default=None
+)
+
+
+@contextlib.contextmanager
+def collect_decode_stats() -> Iterator[DecodeStats]:
+    """Count decoded frames and bytes for everything read inside the block (benchmarks)."""
+    stats = DecodeStats()
+    token = _STATS.set(stats)
+    try:
+        yield stats
+    finally:
+        _STATS.reset(token)
+
+
+def _stats() -> DecodeStats:
+    return _STATS.get() or DecodeStats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +89,84 @@ def _check_pixels(width: int, height: int, limits: SampleLimits, what: object) -
         )
 
 
+class AvCapture:
+    """A PyAV container with the display-order index of its video packets.
+
+    Opening demuxes the whole stream once without decoding (cheap: no pixel work) to learn
+    each packet's display position and the keyframes, so that reading can seek straight to
+    the keyframe before a wanted frame and tell the decoder which pictures it may skip.
+    """
+
+    def __init__(self, path: str) -> None:
+        import av
+
+        self.container = av.open(path)
+        self._open = True
+        try:
+            self.stream = self.container.streams.video[0]
+            pts: list[int] = []
+            keys: list[int] = []
+            nbytes = 0
+            for pk in self.container.demux(self.stream):
+                if pk.size == 0:
+                    continue
+                if pk.pts is None:
+                    raise ValueError("packets without timestamps")
+                pts.append(pk.pts)
+                nbytes += pk.size
+                if pk.is_keyframe:
+                    keys.append(pk.pts)
+        except Exception:
+            self.release()
+            raise
+        self.order = sorted(pts)  # display order
+        self.position = {p: i for i, p in enumerate(self.order)}
+        self.keyframes = sorted(self.position[p] for p in keys)
+        self.index_bytes = nbytes
+        cc = self.stream.codec_context
+        # One thread: the pool runs one process per core, and frame threads would delay
+        # the per-packet skip decisions below.
+        cc.thread_type = "NONE"
+        cc.thread_count = 1
+        self.width, self.height = cc.width, cc.height
+        rate = self.stream.guessed_rate or self.stream.average_rate
+        self.fps = float(rate) if rate else 0.0
+        self.total = int(self.stream.frames or 0) or len(self.order)
+
+    def isOpened(self) -> bool:  # noqa: N802 - the cv2.VideoCapture spelling
+        return self._open
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self.container.close()
+
+
+def _open_av(path: Path) -> AvCapture | None:
+    """The PyAV reader, or None when PyAV cannot index the file (OpenCV then decides)."""
+    try:
+        cap = AvCapture(str(path))
+    except Exception:
+        return None
+    if not cap.order or cap.width <= 0 or cap.height <= 0:
+        cap.release()
+        return None
+    return cap
+
+
 def iter_video(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
-    """Decode ``n`` evenly spread frames of a video file."""
+    """Decode ``n`` evenly spread frames of a video file.
+
+    PyAV path: keyframe-aware seeking plus ``skip_frame=NONREF`` on every packet that is not
+    a sampled frame, so the decoder reconstructs only the sampled pictures and those that
+    later pictures predict from. The sampled frames are bit-identical to a full sequential
+    decode (checked on all pristine videos), at about 2/3 of the CPU of grab-through.
+    Containers PyAV cannot index (no timestamps, broken) fall back to OpenCV.
+    """
+    av_cap = _open_av(path)
+    if av_cap is not None:
+        yield from _iter_av(av_cap, path, n, limits)
+        return
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -78,6 +188,96 @@ def iter_video(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
                 code="too_long",
             )
         yield from _read_at(cap, sample_indices(total, n) if total > 0 else [], fps, n, limits)
+    finally:
+        cap.release()
+
+
+def _check_duration(total: int, fps: float, limits: SampleLimits, path: Path) -> None:
+    if total > 0 and total / fps > limits.max_duration_s:
+        raise TooLarge(
+            f"{path.name}: {total / fps:.0f} s is over the limit of {limits.max_duration_s:.0f} s",
+            code="too_long",
+        )
+
+
+def _iter_av(cap: AvCapture, path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
+    stats = _stats()
+    stats.strategy = "pyav-keyseek-nonref"
+    try:
+        fps = cap.fps
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 25.0
+        _check_pixels(cap.width, cap.height, limits, path.name)
+        _check_duration(cap.total, fps, limits, path)
+        stats.bytes_read += cap.index_bytes
+        wanted = [i for i in sample_indices(cap.total, n) if i < len(cap.order)]
+        want_pts = {cap.order[i] for i in wanted}
+        pending = list(wanted)  # ascending
+        delivered = 0
+        container, stream = cap.container, cap.stream
+        cc = stream.codec_context
+        pos = -1  # highest display index the decoder has output or been positioned past
+        packets = None
+        while pending:
+            limits.check_time()
+            nxt = pending[0]
+            k = cap.keyframes[bisect.bisect_right(cap.keyframes, nxt) - 1] if cap.keyframes else 0
+            if packets is None or k > pos + 1:
+                # Jump to the keyframe before the next wanted frame when it skips frames.
+                container.seek(cap.order[k], stream=stream, backward=True, any_frame=False)
+                stats.seeks += 1
+                packets = container.demux(stream)
+                pos = k - 1
+            finished = True
+            for pk in packets:
+                limits.check_time()
+                if pk.size == 0:
+                    continue
+                stats.bytes_read += pk.size
+                # Pictures nobody refers to and nobody wants are not reconstructed.
+                cc.skip_frame = "DEFAULT" if pk.pts in want_pts else "NONREF"
+                try:
+                    decoded = cc.decode(pk)
+                except Exception:
+                    decoded = []  # a corrupt packet: later frames may still decode
+                for fr in decoded:
+                    stats.frames_decoded += 1
+                    idx = cap.position.get(fr.pts, -1)
+                    pos = max(pos, idx)
+                    if pending and idx == pending[0]:
+                        pending.pop(0)
+                        delivered += 1
+                        stats.frames_delivered += 1
+                        yield Frame(
+                            index=idx, time_s=idx / fps, image=fr.to_ndarray(format="bgr24")
+                        )
+                while pending and pending[0] < pos:
+                    pending.pop(0)  # passed without being output (corrupt): give it up
+                if not pending or pending[0] != nxt:
+                    finished = False
+                    break
+            if finished:
+                # End of stream: drain the frames the decoder still holds (B-frame delay).
+                cc.skip_frame = "DEFAULT"
+                try:
+                    rest = cc.decode(None)
+                except Exception:
+                    rest = []
+                for fr in rest:
+                    stats.frames_decoded += 1
+                    idx = cap.position.get(fr.pts, -1)
+                    if pending and idx in pending:
+                        pending.remove(idx)
+                        delivered += 1
+                        stats.frames_delivered += 1
+                        yield Frame(
+                            index=idx, time_s=idx / fps, image=fr.to_ndarray(format="bgr24")
+                        )
+                break
+        if delivered == 0:
+            raise Unreadable(
+                "the container opened but no frame could be decoded (corrupt or truncated)"
+            )
     finally:
         cap.release()
 

@@ -105,12 +105,13 @@ def test_iter_video_short_clip_gives_every_frame(clips: dict[str, Path]) -> None
 
 
 class _Tracked:
-    """A VideoCapture that remembers whether it was released."""
+    """A VideoCapture (or PyAV reader) that remembers whether it was released."""
 
     instances: list[_Tracked] = []
+    real: object = None
 
     def __init__(self, *args: object) -> None:
-        self.cap = _REAL_CAPTURE(*args)
+        self.cap = (type(self).real or _REAL_CAPTURE)(*args)
         self.released = False
         _Tracked.instances.append(self)
 
@@ -123,12 +124,17 @@ class _Tracked:
 
 
 _REAL_CAPTURE = cv2.VideoCapture
+_REAL_AV = frames_mod.AvCapture
 
 
 @pytest.fixture
 def tracked(monkeypatch: pytest.MonkeyPatch) -> list[_Tracked]:
     _Tracked.instances = []
     monkeypatch.setattr(frames_mod.cv2, "VideoCapture", _Tracked)
+    # The PyAV reader is the main path; OpenCV takes what PyAV cannot index.
+    monkeypatch.setattr(
+        frames_mod, "AvCapture", type("_TrackedAv", (_Tracked,), {"real": _REAL_AV})
+    )
     return _Tracked.instances
 
 
