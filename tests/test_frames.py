@@ -51,6 +51,15 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(params=["pyav", "opencv"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on both video readers: PyAV (the main path) and the OpenCV fallback that
+    takes containers PyAV cannot index (forced here by making PyAV decline every file)."""
+    if request.param == "opencv":
+        monkeypatch.setattr(frames_mod, "_open_av", lambda path: None)
+    return request.param
+
+
 # --------------------------------------------------------------------------- sample_indices
 
 
@@ -89,7 +98,9 @@ def test_sample_indices_degenerate() -> None:
 
 
 @pytest.mark.parametrize("n", [1, 3, 5, 16])
-def test_iter_video_returns_the_frames_it_claims(clips: dict[str, Path], n: int) -> None:
+def test_iter_video_returns_the_frames_it_claims(
+    clips: dict[str, Path], n: int, reader: str
+) -> None:
     frames = list(iter_video(clips["long"], n, SampleLimits()))
     assert [f.index for f in frames] == sample_indices(N_FRAMES, n)
     # Each image really is the frame at that index (barcode), whether reached by seek or grab.
@@ -98,7 +109,7 @@ def test_iter_video_returns_the_frames_it_claims(clips: dict[str, Path], n: int)
     assert all(f.image.shape == (120, 160, 3) and f.image.dtype == np.uint8 for f in frames)
 
 
-def test_iter_video_short_clip_gives_every_frame(clips: dict[str, Path]) -> None:
+def test_iter_video_short_clip_gives_every_frame(clips: dict[str, Path], reader: str) -> None:
     frames = list(iter_video(clips["short"], 64, SampleLimits()))
     assert [f.index for f in frames] == list(range(20))
     assert [read_index(f.image) for f in frames] == list(range(20))
@@ -143,13 +154,17 @@ def _only(tracked: list[_Tracked]) -> _Tracked:
     return tracked[0]
 
 
-def test_capture_released_after_full_read(clips: dict[str, Path], tracked: list) -> None:
+def test_capture_released_after_full_read(
+    clips: dict[str, Path], tracked: list, reader: str
+) -> None:
     assert len(list(iter_video(clips["short"], 4, SampleLimits()))) == 4
     cap = _only(tracked)
     assert cap.released and not cap.cap.isOpened()
 
 
-def test_capture_released_when_consumer_stops_early(clips: dict[str, Path], tracked: list) -> None:
+def test_capture_released_when_consumer_stops_early(
+    clips: dict[str, Path], tracked: list, reader: str
+) -> None:
     gen = iter_video(clips["long"], 16, SampleLimits())
     first = [next(gen), next(gen)]
     cap = _only(tracked)
@@ -203,7 +218,7 @@ def test_truncated_without_index_is_unreadable(clips: dict[str, Path]) -> None:
     assert exc.value.code == "unreadable" and not exc.value.retryable
 
 
-def test_truncated_faststart_keeps_what_decodes(clips: dict[str, Path]) -> None:
+def test_truncated_faststart_keeps_what_decodes(clips: dict[str, Path], reader: str) -> None:
     # moov first: the container announces all frames, only the first half exist.
     try:
         frames = list(iter_video(clips["half_faststart"], 16, SampleLimits()))
@@ -224,7 +239,7 @@ def test_not_a_video_is_unreadable(clips: dict[str, Path], name: str) -> None:
 # --------------------------------------------------------------------------- limits
 
 
-def test_max_pixels(clips: dict[str, Path], tmp_path: Path) -> None:
+def test_max_pixels(clips: dict[str, Path], tmp_path: Path, reader: str) -> None:
     pixels = 160 * 120
     assert len(list(iter_video(clips["short"], 2, SampleLimits(max_pixels=pixels)))) == 2
     with pytest.raises(TooLarge) as exc:
@@ -236,7 +251,7 @@ def test_max_pixels(clips: dict[str, Path], tmp_path: Path) -> None:
     assert exc.value.code == "frame_too_large"
 
 
-def test_max_duration(clips: dict[str, Path]) -> None:
+def test_max_duration(clips: dict[str, Path], reader: str) -> None:
     # 200 frames at 25 fps = 8 s.
     assert list(iter_video(clips["long"], 1, SampleLimits(max_duration_s=8.5)))
     with pytest.raises(TooLarge) as exc:
@@ -244,7 +259,7 @@ def test_max_duration(clips: dict[str, Path]) -> None:
     assert exc.value.code == "too_long"
 
 
-def test_deadline(clips: dict[str, Path], tmp_path: Path) -> None:
+def test_deadline(clips: dict[str, Path], tmp_path: Path, reader: str) -> None:
     past = SampleLimits(deadline=time.monotonic() - 0.001)
     with pytest.raises(ScanTimeout) as exc:
         list(iter_video(clips["long"], 4, past))
@@ -256,7 +271,7 @@ def test_deadline(clips: dict[str, Path], tmp_path: Path) -> None:
     assert len(list(iter_video(clips["long"], 4, far))) == 4
 
 
-def test_deadline_mid_clip(clips: dict[str, Path]) -> None:
+def test_deadline_mid_clip(clips: dict[str, Path], reader: str) -> None:
     """Frames already delivered stay delivered; the timeout comes before the next decode."""
     limits = SampleLimits(deadline=time.monotonic() + 3600)
     gen = iter_video(clips["long"], 8, limits)
