@@ -412,3 +412,34 @@ def test_s3_scheme_can_be_disabled(s3_endpoint: str, s3_bucket: str) -> None:
     with pytest.raises(Blocked) as exc, open_media(f"s3://{s3_bucket}/clip.mp4", settings):
         pass
     assert exc.value.code == "blocked_scheme"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: check_host resolves the name, then urllib resolves it again to "
+    "connect (DNS rebinding). Fix: connect to the address that was checked.",
+)
+def test_dns_rebinding_does_not_reach_loopback(
+    video: Path,
+    media_server: MediaServer,
+    connect_log: ConnectLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name that resolves to a public address when checked and to 127.0.0.1 when
+    connected must not reach the loopback server."""
+    import socket
+
+    media_server.add("clip.mp4", video)
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1", "127.0.0.1"])
+
+    def rebinding(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host == "rebind.test":
+            return real_getaddrinfo(next(answers), port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.test:{media_server.port}/f/clip.mp4"
+    with pytest.raises(ScanError), open_media(url, Settings()):
+        pass
+    assert media_server.requests == []
