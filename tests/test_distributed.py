@@ -364,6 +364,11 @@ def test_batch_through_two_workers(
     # The transient error was retried (task_max_retries=1) before it was recorded.
     dead = next(s for u, s, _ in rows if expected[u] == UNREACHABLE)
     assert "gave up after 2 attempts" in dead.error_message
+    # Permanent errors were recorded once and never retried; only the dead URL was.
+    assert all(s.attempts == 1 for u, s, _ in rows if expected[u] in BAD.values())
+    logs = cluster.log("w1") + cluster.log("w2")
+    retried = {u for u in expected if f"retrying {u} " in logs}
+    assert retried == {u for u, code in expected.items() if code == UNREACHABLE}
     # Both workers took part, and each loaded the model once, in its one pool process.
     for name in ("w1", "w2"):
         log = cluster.log(name)
