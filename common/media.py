@@ -119,6 +119,8 @@ def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
                 raise TooLarge(f"{url} announces {length} bytes, over {settings.max_bytes}")
             return copy_limited(resp, dst, settings.max_bytes, url)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:  # a redirect urllib refused (to file://, or a loop): permanent
+            raise Blocked(f"HTTP {exc.code} for {url}: {exc.msg}", code="blocked_redirect") from exc
         if exc.code in (404, 410):
             raise NotFound(f"HTTP {exc.code} for {url}") from exc
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
