@@ -230,6 +230,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     - ``/huge``            announces 10^12 bytes in Content-Length, sends a few
     - ``/stream/<n>``      n bytes with no Content-Length (the limit must hold while reading)
     - ``/redirect?to=URL`` 302 to URL
+    - ``/loop``            302 to itself, forever
     """
 
     protocol_version = "HTTP/1.0"
@@ -267,6 +268,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     chunk = min(left, 64 * 1024)
                     self.wfile.write(b"\0" * chunk)
                     left -= chunk
+            elif route == "loop":
+                self.send_response(302)
+                self.send_header("Location", "/loop")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif route == "redirect":
                 self.send_response(302)
                 self.send_header("Location", parse_qs(parts.query)["to"][0])

@@ -343,12 +343,19 @@ def test_redirect_to_file_url_refused(media_server: MediaServer, tmp_path: Path)
     # A remote server must not make us read a local file by redirecting to file://.
     secret = tmp_path / "secret.mp4"
     secret.write_bytes(b"x" * 100)
-    # urllib itself refuses the hop (HTTP 302 "not allowed"); either way nothing is yielded.
     with (
-        pytest.raises(ScanError),
+        pytest.raises(Blocked) as exc,
         open_media(media_server.redirect_to(f"file://{secret}"), loopback_settings()),
     ):
         pytest.fail("a redirect to file:// was followed")
+    assert exc.value.code == "blocked_redirect" and not exc.value.retryable
+
+
+def test_redirect_loop_is_permanent(media_server: MediaServer) -> None:
+    with pytest.raises(Blocked) as exc, open_media(media_server.url("/loop"), loopback_settings()):
+        pass
+    assert exc.value.code == "blocked_redirect" and not exc.value.retryable
+    assert len(media_server.requests) <= 12  # urllib gives up after 10 hops
 
 
 def test_redirect_to_allowed_host_followed(video: Path, media_server: MediaServer) -> None:
