@@ -16,6 +16,7 @@ import numpy as np
 
 from common.features.regions import (
     check_inputs,
+    last_input_memo,
     masked_mean,
     masked_std,
     regions,
@@ -23,6 +24,17 @@ from common.features.regions import (
 )
 
 LENGTH = 13
+
+
+@last_input_memo
+def _contour_normal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seam orientation: an edge running along the mask contour has its gradient parallel to
+    the mask's own gradient (the contour normal). Depends on the mask only: shared per mask."""
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(1.0, mask.shape[0] / 64))
+    mx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+    my = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    mnorm = cv2.magnitude(mx, my) + 1e-6
+    return mx, my, mnorm
 
 
 def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -37,12 +49,7 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     gmag = cv2.magnitude(gx, gy)
 
-    # Seam orientation: an edge running along the mask contour has its gradient parallel to
-    # the mask's own gradient (the contour normal).
-    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(1.0, mask.shape[0] / 64))
-    mx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
-    my = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
-    mnorm = cv2.magnitude(mx, my) + 1e-6
+    mx, my, mnorm = _contour_normal(mask)
     along = np.abs(gx * mx + gy * my) / mnorm  # gradient component normal to the contour
 
     i, b, o = reg.inner, reg.band, reg.outer

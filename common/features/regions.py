@@ -8,10 +8,49 @@ whole frame shares (camera, codec, global blur), leaving what differs at the pas
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
+
+T = TypeVar("T")
+
+
+class last_input_memo(Generic[T]):  # noqa: N801 - used as a decorator
+    """Remember ``fn``'s result for the last input array, checked by content (per thread).
+
+    The families of one frame vector all take the same crop and mask; this lets them share
+    the grey conversion and the region masks without changing any signature: each family
+    stays a pure function of its arguments (the input is compared by value, not identity, so
+    a mutated or different array is recomputed). Results are made read-only.
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray], T]) -> None:
+        self.fn = fn
+        self._local = threading.local()
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, arr: np.ndarray) -> T:
+        st = self._local
+        key = getattr(st, "key", None)
+        if (
+            key is not None
+            and key.shape == arr.shape
+            and key.dtype == arr.dtype
+            and np.array_equal(key, arr)
+        ):
+            return st.value
+        value = self.fn(arr)
+        st.key, st.value = np.array(arr, copy=True), value
+        return value
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def check_inputs(crop: np.ndarray, mask: np.ndarray) -> None:
@@ -21,8 +60,9 @@ def check_inputs(crop: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"mask shape {mask.shape} does not match crop {crop.shape[:2]}")
 
 
+@last_input_memo
 def gray32(crop: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    return _frozen(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +79,7 @@ def _kernel(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+@last_input_memo
 def regions(mask: np.ndarray) -> Regions:
     size = mask.shape[0]
     k = max(2, size // 32)
@@ -46,7 +87,7 @@ def regions(mask: np.ndarray) -> Regions:
     inner = cv2.erode(m, _kernel(2 * k))
     band = cv2.dilate(m, _kernel(k)) - cv2.erode(m, _kernel(k))
     outer = cv2.dilate(m, _kernel(4 * k)) - cv2.dilate(m, _kernel(2 * k))
-    return Regions(inner > 0, band > 0, outer > 0, m > 0)
+    return Regions(*(_frozen(r > 0) for r in (inner, band, outer, m)))
 
 
 def safe_log_ratio(a: float, b: float, eps: float = 1e-6) -> float:

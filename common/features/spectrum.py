@@ -9,6 +9,8 @@ the camera's and codec's own roll-off, shared by both, largely cancels.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from common.features.regions import check_inputs, gray32
@@ -16,19 +18,54 @@ from common.features.regions import check_inputs, gray32
 BINS = 12
 
 
+@lru_cache(maxsize=16)
+def _geometry(h: int, w: int, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Window, and for the rfft2 half plane: bin of each kept pixel, its weight, bin counts.
+
+    The power spectrum of a real image is point-symmetric and so are the radial bins, so the
+    half plane, each column weighted by how many full-plane columns it stands for (1 for
+    kx = 0 and the Nyquist column, else 2), gives the full plane's bin sums.
+    """
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    # Unshifted layout: frequency ky, kx of each FFT bin (what fftshift centres).
+    ky = np.fft.fftfreq(h, 1.0 / h)[:, None]
+    kx = np.fft.fftfreq(w, 1.0 / w)[None, :]
+    # Same radius as computed on the shifted grid: yy - h/2 = ky (with -h/2 for Nyquist).
+    ky = np.where(ky == h / 2, -h / 2, ky)
+    kx = np.where(kx == w / 2, -w / 2, kx)
+    r = np.hypot(ky, kx) / (min(h, w) / 2)
+    edges = np.linspace(0.05, 1.0, bins + 1)
+    idx = np.digitize(r, edges) - 1
+    half = w // 2 + 1
+    idx_h = idx[:, :half]
+    mirror = idx[(-np.arange(h)) % h][:, (-np.arange(half)) % w]
+    if not np.array_equal(idx_h, mirror):  # cannot happen for a radius; guard the identity
+        raise AssertionError("radial bins are not point-symmetric")
+    mult = np.full(half, 2.0)
+    mult[0] = 1.0
+    if w % 2 == 0:
+        mult[-1] = 1.0
+    keep = (idx_h >= 0) & (idx_h < bins)
+    weights = np.broadcast_to(mult, idx_h.shape)
+    return win, keep, idx_h[keep], weights[keep]
+
+
 def _radial_profile(img: np.ndarray, bins: int) -> np.ndarray:
     h, w = img.shape
-    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    spec = np.abs(np.fft.fftshift(np.fft.fft2((img - img.mean()) * win))) ** 2
-    yy, xx = np.indices((h, w))
-    r = np.hypot(yy - h / 2, xx - w / 2) / (min(h, w) / 2)
-    edges = np.linspace(0.05, 1.0, bins + 1)
-    idx = np.digitize(r.ravel(), edges) - 1
-    valid = (idx >= 0) & (idx < bins)
-    sums = np.bincount(idx[valid], weights=spec.ravel()[valid], minlength=bins)
-    counts = np.bincount(idx[valid], minlength=bins)
+    win, keep, idx, weights = _geometry(h, w, bins)
+    f = np.fft.rfft2((img - img.mean()) * win)
+    spec = (f.real * f.real + f.imag * f.imag)[keep]
+    sums = np.bincount(idx, weights=spec * weights, minlength=bins)
+    counts = _counts(h, w, bins)
     prof = np.log(sums / np.maximum(counts, 1) + 1e-10)
     return prof - prof[0]  # relative to the lowest band: contrast-invariant
+
+
+@lru_cache(maxsize=16)
+def _counts(h: int, w: int, bins: int) -> np.ndarray:
+    """Full-plane pixel count per bin (the mean is over the whole annulus)."""
+    _, _, idx, weights = _geometry(h, w, bins)
+    return np.bincount(idx, weights=weights, minlength=bins)
 
 
 def spectrum_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -27,13 +27,13 @@ def lbp_riu2(gray: np.ndarray, radius: int) -> np.ndarray:
     """riu2 LBP codes (0..P+1) of each pixel; the border of width ``radius`` is edge-padded."""
     pad = np.pad(gray, radius, mode="edge")
     h, w = gray.shape
-    code = np.zeros((h, w), np.int64)
+    code = np.zeros((h, w), np.uint8)  # P = 8 bits
     for k in range(P):
         ang = 2 * np.pi * k / P
         # Nearest-pixel sampling: the interpolated version costs 4x and changes little at R<=2.
         dy, dx = int(round(-radius * np.sin(ang))), int(round(radius * np.cos(ang)))
         nb = pad[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-        code |= (nb >= gray).astype(np.int64) << k
+        code |= (nb >= gray).view(np.uint8) << np.uint8(k)
     return RIU2[code]
 
 
