@@ -24,6 +24,13 @@ from common.types import Box, Face, Frame
 # (at or just outside the detector box) lies well inside the crop with context around it.
 MARGIN = 1.6
 DETECT_MAX_SIDE = 480
+# Tracking: after a face is found, the next sampled frame is searched only in a window of
+# TRACK_WINDOW x the previous face's side around it, scaled so the face is TRACK_FACE_PX
+# wide (dlib's HOG template is 80 px; Haar's smallest face 40 px). A miss falls back to the
+# full-frame detection, then to one at RETRY_MAX_SIDE (small faces in wide shots).
+TRACK_WINDOW = 2.2
+TRACK_FACE_PX = 112
+RETRY_MAX_SIDE = 960
 
 
 @dataclass(slots=True)
@@ -105,21 +112,54 @@ def make_detector(name: str) -> FaceDetector:
     raise ValueError(f"unknown face detector {name!r} (haar | dlib)")
 
 
-def detect_faces(detector: FaceDetector, image: np.ndarray) -> list[Detection]:
-    """Detect on a copy downscaled to at most DETECT_MAX_SIDE; map back to full resolution."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    scale = min(1.0, DETECT_MAX_SIDE / max(gray.shape[:2]))
-    small = (
-        cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        if scale < 1
-        else gray
-    )
+def _detect_scaled(
+    detector: FaceDetector, gray: np.ndarray, scale: float, offset: tuple[int, int] = (0, 0)
+) -> list[Detection]:
+    """Detect on ``gray`` resized by ``scale``; map back to frame coordinates (+ offset)."""
+    if scale != 1:
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interp)
+    else:
+        small = gray
     found = detector.detect(small)
     inv = 1.0 / scale
-    return [
-        Detection(d.box.scaled(inv), None if d.landmarks is None else d.landmarks * inv)
-        for d in found
-    ]
+    ox, oy = offset
+    out = []
+    for d in found:
+        b = d.box.scaled(inv)
+        lm = None if d.landmarks is None else d.landmarks * inv + np.float32([ox, oy])
+        out.append(Detection(Box(b.x + ox, b.y + oy, b.w, b.h), lm))
+    return out
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def detect_faces(
+    detector: FaceDetector, image: np.ndarray, max_side: int = DETECT_MAX_SIDE
+) -> list[Detection]:
+    """Detect on a copy downscaled to at most ``max_side``; map back to full resolution."""
+    gray = _gray(image)
+    return _detect_scaled(detector, gray, min(1.0, max_side / max(gray.shape[:2])))
+
+
+def detect_near(detector: FaceDetector, image: np.ndarray, previous: Box) -> list[Detection]:
+    """Faces in a window around ``previous``, at the scale that makes it TRACK_FACE_PX wide.
+
+    A window of about 5x the face's area instead of the whole frame, at a scale set by the
+    face rather than the frame: much cheaper for large faces, and sharper for small ones.
+    """
+    h, w = image.shape[:2]
+    side = max(previous.w, previous.h, 1)
+    cx, cy = previous.center
+    half = TRACK_WINDOW * side / 2
+    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    x1, y1 = min(w, int(cx + half)), min(h, int(cy + half))
+    if x1 - x0 < side // 2 or y1 - y0 < side // 2:
+        return []
+    gray = _gray(image[y0:y1, x0:x1])
+    return _detect_scaled(detector, gray, TRACK_FACE_PX / side, (x0, y0))
 
 
 def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | None:
@@ -193,11 +233,24 @@ def make_face(frame: Frame, det: Detection, size: int) -> Face:
 
 
 def track_faces(frames: Sequence[Frame] | object, detector: FaceDetector, size: int) -> list[Face]:
-    """Main face of each frame that has one, following the same person across frames."""
+    """Main face of each frame that has one, following the same person across frames.
+
+    The first face is found on the whole (downscaled) frame; later frames search a window
+    around the previous face first (see :func:`detect_near`), and the whole frame only when
+    that misses.
+    """
     faces: list[Face] = []
     previous: Box | None = None
+    retries = 2  # larger full-frame retries that may still fail before giving up on them
     for frame in frames:  # type: ignore[attr-defined]
-        det = pick_main(detect_faces(detector, frame.image), previous)
+        det = None
+        if previous is not None:
+            det = pick_main(detect_near(detector, frame.image, previous), previous)
+        if det is None:
+            det = pick_main(detect_faces(detector, frame.image), previous)
+        if det is None and retries > 0 and max(frame.image.shape[:2]) > DETECT_MAX_SIDE:
+            det = pick_main(detect_faces(detector, frame.image, RETRY_MAX_SIDE), previous)
+            retries -= det is None
         if det is None:
             continue
         previous = det.box
