@@ -369,6 +369,15 @@ def evaluate(
     click.echo(f"wrote {out}/report.md")
 
 
+def _register_bench() -> None:
+    from scheduler.bench.harness import register
+
+    register(main)
+
+
+_register_bench()
+
+
 def _register_distributed() -> None:
     from scheduler.commands_distributed import register
 

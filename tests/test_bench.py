@@ -1,0 +1,37 @@
+"""`dfscan bench --json` on one tiny generated clip: it runs, and its figures hang together.
+
+No speed targets here (shared machines are noisy); the benchmark reports them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from models.samples import sample_frames, write_video
+from scheduler.cli import main
+
+
+def test_bench_json_on_a_tiny_clip(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "tiny.mp4", sample_frames(50, size=(320, 240)), fps=25)
+    res = CliRunner().invoke(main, ["bench", "--json", "--frames", "8", str(clip)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    for key in ("realtime_factor_per_core", "decode_floor_ratio", "peer_ratio", "breakdown"):
+        assert key in out
+    assert out["peer_ratio"] is None  # not requested
+    assert set(out["breakdown"]) >= {"decode", "faces", "features", "classify", "write"}
+    (v,) = out["videos"]
+    assert v["error"] is None
+    assert v["duration_s"] > 1.5
+    assert 0 < v["frames_used"] <= v["frames_decoded"] <= 50
+    assert v["frames_used"] == 8 and v["faces_found"] >= 1
+    assert v["bytes_read"] > 0
+    assert 0 < v["floor_wall_s"] <= v["wall_s"]
+    assert out["decode_floor_ratio"] >= 1.0
+    assert out["realtime_factor_per_core"] > 0
+    assert all(t >= 0 for t in out["breakdown"].values())
+    o = out["overall"]
+    assert o["frames_used"] <= o["frames_decoded"] and o["scanned"] == 1
