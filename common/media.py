@@ -9,7 +9,9 @@ frames, and because the byte limit must hold before any decoder sees the data.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -29,7 +31,7 @@ from common.errors import (
     ScanError,
     TooLarge,
 )
-from common.netsafety import check_host
+from common.netsafety import resolve_allowed
 from common.settings import Settings
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -87,8 +89,79 @@ def copy_limited(src: IO[bytes], dst: IO[bytes], limit: int, what: str) -> str:
     return digest.hexdigest()
 
 
+def _connect_checked(
+    host: str, port: int, timeout: float, source: tuple[str, int] | None, allow: list[str]
+) -> socket.socket:
+    """A TCP socket to ``host``, opened to one of the addresses the fetch policy just checked.
+
+    Connecting by address, not by name, is the point: a second lookup (what urllib does by
+    default) could be answered differently, e.g. 127.0.0.1 after a public address passed the
+    check (DNS rebinding).
+    """
+    error: OSError | None = None
+    for addr in resolve_allowed(host, port, allow):  # raises Blocked before any packet is sent
+        try:
+            return socket.create_connection((str(addr), port), timeout, source)
+        except OSError as exc:  # try the next address, as socket.create_connection would
+            error = exc
+    raise error or OSError(f"no address to connect to for {host}")
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the checked address; the Host header still carries the name (urllib sets it)."""
+
+    def __init__(self, host: str, *, allow_private: list[str], **kwargs: object) -> None:
+        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        self.sock = _connect_checked(
+            self.host, self.port, self.timeout, self.source_address, self.allow_private
+        )
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked address, with TLS SNI and certificate checks on the host *name*."""
+
+    def __init__(self, host: str, *, allow_private: list[str], **kwargs: object) -> None:
+        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        sock = _connect_checked(
+            self.host, self.port, self.timeout, self.source_address, self.allow_private
+        )
+        # The context verifies the certificate (CERT_REQUIRED, check_hostname) against
+        # server_hostname, so pinning the address does not weaken TLS.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.allow_private = list(settings.allow_private_hosts)
+
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_CheckedHTTPConnection, req, allow_private=self.allow_private)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.allow_private = list(settings.allow_private_hosts)
+
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(
+            _CheckedHTTPSConnection, req, context=self._context, allow_private=self.allow_private
+        )
+
+
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """Apply the fetch policy to every redirect hop, not just the first URL."""
+    """Apply the fetch policy to every redirect hop, not just the first URL.
+
+    The scheme and host are checked here; the address is checked when the hop connects,
+    through the same handlers as the first request.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -99,18 +172,28 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _check_url(url: str, settings: Settings) -> None:
+    """Scheme and host of a URL; its addresses are checked on connect (_connect_checked)."""
     parts = urlsplit(url)
     if parts.scheme not in settings.allowed_schemes or parts.scheme not in ("http", "https"):
         raise Blocked(f"URL scheme {parts.scheme!r} is not allowed", code="blocked_scheme")
     if not parts.hostname:
         raise InputError(f"URL has no host: {url}", code="bad_url")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    check_host(parts.hostname, port, settings.allow_private_hosts)
+
+
+def _opener(settings: Settings) -> urllib.request.OpenerDirector:
+    # No proxies (an empty ProxyHandler overrides http_proxy & co. from the environment):
+    # through a proxy, the proxy resolves the name and the address check would mean nothing.
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _CheckedHTTPHandler(settings),
+        _CheckedHTTPSHandler(settings),
+        _CheckedRedirects(settings),
+    )
 
 
 def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
     _check_url(url, settings)
-    opener = urllib.request.build_opener(_CheckedRedirects(settings))
+    opener = _opener(settings)
     request = urllib.request.Request(url, headers={"User-Agent": "dfscan/0.1"})
     try:
         with opener.open(request, timeout=settings.fetch_timeout_s) as resp:

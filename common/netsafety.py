@@ -2,7 +2,9 @@
 
 A URL handed over by a platform is untrusted: it may point at 127.0.0.1, a private range or
 the cloud metadata service. Every address a host resolves to is checked before connecting,
-and again on every redirect hop.
+and again on every redirect hop. The caller must then connect to exactly the addresses
+returned by :func:`resolve_allowed`: resolving the name a second time to connect would let a
+DNS server answer "public" for the check and "127.0.0.1" for the connection (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -57,13 +59,21 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
-def check_host(host: str, port: int, allow_private: Iterable[str]) -> None:
-    """Raise :class:`Blocked` if ``host`` resolves to an internal address not allowed."""
+def resolve_allowed(
+    host: str, port: int, allow_private: Iterable[str]
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Resolve ``host`` once and return its addresses, the ones to connect to.
+
+    Raises :class:`Blocked` if any of them is an internal address not allowed (checking all,
+    not just the first, so the outcome cannot depend on which one a connection would pick).
+    """
     allow = list(allow_private)
-    for addr in resolve(host, port):
+    addrs = list(dict.fromkeys(resolve(host, port)))  # getaddrinfo repeats; keep its order
+    for addr in addrs:
         if _is_internal(addr) and not _allowed(host, addr, allow):
             raise Blocked(
                 f"refusing to fetch from {host} ({addr}): private, loopback, link-local or "
                 "metadata address (allow it with DFSCAN_ALLOW_PRIVATE_HOSTS)",
                 code="blocked_address",
             )
+    return addrs

@@ -421,11 +421,6 @@ def test_s3_scheme_can_be_disabled(s3_endpoint: str, s3_bucket: str) -> None:
     assert exc.value.code == "blocked_scheme"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: check_host resolves the name, then urllib resolves it again to "
-    "connect (DNS rebinding). Fix: connect to the address that was checked.",
-)
 def test_dns_rebinding_does_not_reach_loopback(
     video: Path,
     media_server: MediaServer,
