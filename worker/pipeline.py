@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from common.errors import ScanError
 from common.extract import ExtractConfig, extract
 from common.features import select
@@ -59,6 +61,10 @@ class Scanner:
             if exc.retryable and raise_retryable:
                 raise
             result.error = exc.as_dict()
+        except SoftTimeLimitExceeded:
+            # Celery's soft time limit is a plain Exception raised wherever the task happens
+            # to be: without this it would be recorded as an internal_error.
+            result.error = {"code": "timeout", "message": "scan exceeded the task time limit"}
         except Exception as exc:  # a decoder or library bug must not take the worker down
             log.exception("unexpected failure scanning %s", target)
             result.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
