@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_predict
 
-from models.classifier import make_pipeline
+from models.classifier import make_search_pipeline, pipeline_from_params
 from models.metrics import auc, eer, threshold_at_frr
 
 PARAM_GRID: list[dict[str, list[Any]]] = [
@@ -47,15 +48,16 @@ def select_and_fit(
     grid: list[dict[str, list[Any]]] | None = None,
     n_jobs: int = 1,
 ) -> tuple[Any, dict[str, Any], float, list[dict[str, Any]]]:
-    """Grid search with StratifiedGroupKFold; returns the refitted best pipeline."""
+    """Grid search with StratifiedGroupKFold; returns the best parameters refitted as a
+    calibrated pipeline on all of ``x``."""
     cv = StratifiedGroupKFold(n_splits=_folds(groups), shuffle=True, random_state=seed)
     search = GridSearchCV(
-        make_pipeline(seed=seed),
+        make_search_pipeline(seed=seed),
         grid or PARAM_GRID,
         scoring="roc_auc",
         cv=cv,
         n_jobs=n_jobs,
-        refit=True,
+        refit=False,
     )
     search.fit(x, y, groups=groups)
     table = [
@@ -67,27 +69,40 @@ def select_and_fit(
             strict=True,
         )
     ]
-    return search.best_estimator_, dict(search.best_params_), float(search.best_score_), table
+    best = dict(search.best_params_)
+    pipeline = pipeline_from_params(best, seed=seed).fit(x, y)
+    return pipeline, best, float(search.best_score_), table
 
 
 def out_of_fold(
     pipeline: Any, x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int
 ) -> np.ndarray:
     cv = StratifiedGroupKFold(n_splits=_folds(groups), shuffle=True, random_state=seed)
-    from sklearn.base import clone
-
     return cross_val_predict(clone(pipeline), x, y, groups=groups, cv=cv, method="predict_proba")[
         :, 1
     ]
 
 
-def choose_threshold(scores: np.ndarray, y: np.ndarray, rule: str) -> float:
-    """``eer`` or ``frr:<rate>`` (e.g. ``frr:0.01``) on the given dev scores."""
+def choose_threshold(
+    scores: np.ndarray, y: np.ndarray, rule: str, domains: np.ndarray | None = None
+) -> float:
+    """``eer`` or ``frr:<rate>`` (e.g. ``frr:0.01``) on held-out scores.
+
+    With ``domains`` (one source name per row), the FRR rule holds for every source of real
+    videos separately and the strictest threshold wins: a threshold fitted to one camera
+    or dataset alone flags far more reals from the next one.
+    """
     if rule == "eer":
         return eer(scores, y).threshold
-    if rule.startswith("frr:"):
-        return threshold_at_frr(scores[y == 0], float(rule.split(":", 1)[1]))
-    raise ValueError(f"threshold rule must be 'eer' or 'frr:<rate>', got {rule!r}")
+    if not rule.startswith("frr:"):
+        raise ValueError(f"threshold rule must be 'eer' or 'frr:<rate>', got {rule!r}")
+    rate = float(rule.split(":", 1)[1])
+    real = y == 0
+    if domains is None:
+        return threshold_at_frr(scores[real], rate)
+    return max(
+        threshold_at_frr(scores[real & (domains == d)], rate) for d in np.unique(domains[real])
+    )
 
 
 def train(
@@ -97,18 +112,33 @@ def train(
     *,
     dev: tuple[np.ndarray, np.ndarray] | None = None,
     threshold_rule: str = "frr:0.01",
+    domains: np.ndarray | None = None,
+    dev_domains: np.ndarray | None = None,
     seed: int = 0,
     grid: list[dict[str, list[Any]]] | None = None,
     n_jobs: int = 1,
 ) -> TrainResult:
-    """Select, fit and fix the threshold (on ``dev`` if given, else on out-of-fold scores)."""
+    """Select, fit, and fix the threshold on held-out scores.
+
+    Held-out means the dev split (scored by the final model) together with the out-of-fold
+    scores of the training videos (grouped CV): reals of every source then speak for the
+    threshold, not only the dev split's few subjects. For ``eer`` the dev split alone is
+    used when it has both classes.
+    """
     pipe, params, cv_auc, table = select_and_fit(x, y, groups, seed=seed, grid=grid, n_jobs=n_jobs)
     oof = out_of_fold(pipe, x, y, groups, seed)
+    scores, labels, doms = oof, y, domains
     if dev is not None:
         dev_scores = pipe.predict_proba(dev[0])[:, 1]
-        thr = choose_threshold(dev_scores, dev[1], threshold_rule)
-    else:
-        thr = choose_threshold(oof, y, threshold_rule)
+        if threshold_rule == "eer" and len(np.unique(dev[1])) == 2:
+            scores, labels, doms = dev_scores, dev[1], None
+        else:
+            scores = np.concatenate([oof, dev_scores])
+            labels = np.concatenate([y, dev[1]])
+            if domains is not None:
+                extra = dev_domains if dev_domains is not None else np.full(len(dev[1]), "dev")
+                doms = np.concatenate([domains, extra])
+    thr = choose_threshold(scores, labels, threshold_rule, doms)
     return TrainResult(pipe, params, cv_auc, oof, float(thr), threshold_rule, table)
 
 

@@ -27,6 +27,7 @@ class TrainOptions:
     temporal: bool = True
     self_blend: bool = False
     pseudo_only: bool = False  # drop the manifest's fakes: learn from self-blends only
+    augment: int = 0  # degraded copies of each real clip (and of its self-blend)
     threshold_rule: str = "frr:0.01"
     dev_split: str = "val"
     detector: str = "dlib"
@@ -42,6 +43,11 @@ def _groups(rows: list[Featurized]) -> np.ndarray:
     return np.array([r.item.group or r.item.target for r in rows])
 
 
+def _domains(rows: list[Featurized]) -> np.ndarray:
+    """The source of each video, for a threshold that holds per source of real videos."""
+    return np.array([r.item.method or r.item.split or "unknown" for r in rows])
+
+
 def _counts(rows: list[Featurized]) -> dict[str, int]:
     return dict(Counter(f"{r.item.label}:{r.item.method or '-'}" for r in rows))
 
@@ -55,13 +61,14 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         crop_size=opt.crop_size,
         frames=opt.frames,
         self_blend_seed=opt.seed if opt.self_blend else None,
+        augment=opt.augment,
         cache=opt.cache,
         workers=opt.workers,
         progress=True,
     )
     failed = Counter(r.error for r in rows if r.matrix is None)
     if opt.pseudo_only:
-        rows = [r for r in rows if r.item.label == "real" or r.item.method == "self-blend"]
+        rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
     dev_rows = [r for r in rows if r.item.split == opt.dev_split]
     train_rows = [r for r in rows if r.item.split != opt.dev_split]
     x, y, kept = video_matrix(train_rows, opt.families, opt.temporal)
@@ -92,7 +99,11 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         "frames_per_video": opt.frames,
         "threshold": res.threshold,
         "threshold_rule": res.threshold_rule,
-        "threshold_set_on": f"split '{opt.dev_split}'" if dev else "out-of-fold training scores",
+        "threshold_set_on": (
+            f"split '{opt.dev_split}' and out-of-fold training scores, per source of reals"
+            if dev
+            else "out-of-fold training scores, per source of reals"
+        ),
         "params": {k.removeprefix("svm__"): v for k, v in res.params.items()},
         "cv_auc": res.cv_auc,
         "oof": {"auc": auc(res.oof_scores, y), "eer": eer(res.oof_scores, y).far},
@@ -101,6 +112,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
             "counts": _counts(kept),
             "self_blend": opt.self_blend,
             "pseudo_only": opt.pseudo_only,
+            "augment": opt.augment,
             "failed_extraction": dict(failed),
         },
         "cv_table": res.cv_table,
@@ -142,17 +154,18 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         td["description"] or "(not described)",
         "",
         f"- Counts: {td['counts']}",
-        f"- Self-blended pseudo-fakes: {td['self_blend']}; pseudo-fakes only: {td['pseudo_only']}",
+        f"- Self-blended pseudo-fakes: {td['self_blend']}; pseudo-fakes only: {td['pseudo_only']}; "
+        f"degraded copies per real clip: {td.get('augment', 0)}",
         f"- Failed extraction: {td['failed_extraction'] or 'none'}",
     ]
     if "dev" in card:
         d = card["dev"]
+        ranking = f"AUC {d['auc']:.3f}, EER {d['eer']:.3f}; " if d.get("auc") is not None else ""
         lines += [
             "",
             "## Dev split",
             "",
-            f"AUC {d['auc']:.3f}, EER {d['eer']:.3f}; at the threshold FAR {d['far']:.3f}, "
-            f"FRR {d['frr']:.3f} (n={d['n']})",
+            f"{ranking}at the threshold FAR {d['far']:.3f}, FRR {d['frr']:.3f} (n={d['n']})",
         ]
     extra = card.get("notes")
     if extra:

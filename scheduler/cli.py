@@ -159,6 +159,13 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     is_flag=True,
     help="Ignore the manifest's fakes; learn from self-blends only (implies --self-blend).",
 )
+@click.option(
+    "--augment",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Degraded copies of each real clip (and of its self-blend) to add.",
+)
 @click.option("--families", help="Comma-separated feature families (default: all).")
 @click.option("--no-temporal", is_flag=True, help="Leave out the temporal family.")
 @click.option(
@@ -194,6 +201,7 @@ def train(
     name: str,
     self_blend: bool,
     pseudo_only: bool,
+    augment: int,
     families: str | None,
     no_temporal: bool,
     threshold_rule: str,
@@ -216,6 +224,7 @@ def train(
         temporal=not no_temporal,
         self_blend=self_blend or pseudo_only,
         pseudo_only=pseudo_only,
+        augment=augment,
         threshold_rule=threshold_rule,
         dev_split=dev_split,
         detector=detector,

@@ -1,0 +1,209 @@
+"""Training regimes compared on held-out data: which model should ship?
+
+For each regime (what the SVM is trained on), with grouped model selection and the
+threshold rule of `dfscan train` (FRR target per source of reals, on dev + out-of-fold):
+
+- DeepfakeTIMIT-LQ val (5 unseen subjects): video AUC, EER, FAR and FRR at the threshold;
+- pristine videos: FRR at the threshold. Where pristine clips are part of the training set,
+  they are scored by models trained without their person (4 folds by `group`), so the
+  figure is an honest out-of-sample FRR;
+- FaceForensics++ c40 (never trained on): AUC overall and per method, FAR/FRR at threshold.
+
+    .venv/bin/python bench/regimes.py [--data ../shared/data] [--out docs/regimes.md]
+
+Reads ../shared/data (research data, never copied into the repository); says so and exits
+when it is absent. Features come from the disk cache (.cache/features).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from common.settings import load_settings  # noqa: E402
+from models.classifier import pipeline_from_params  # noqa: E402
+from models.featurize import Featurized, featurize, video_matrix  # noqa: E402
+from models.manifest import Item, deepfaketimit_items  # noqa: E402
+from models.metrics import auc, eer, rates_at  # noqa: E402
+from models.train import choose_threshold, out_of_fold, train  # noqa: E402
+
+FAMILIES = ("frequency", "quality", "boundary", "texture")
+GRID = [{"svm__kernel": ["rbf"], "svm__C": [1.0, 3.0, 10.0], "svm__gamma": ["scale", 0.003]}]
+FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str
+    dft_fakes: bool  # the DeepfakeTIMIT train fakes
+    pristine: bool  # pristine reals (and their pseudo-fakes) in training
+    self_blend: bool
+    augmented: bool
+    note: str
+
+
+REGIMES = (
+    Regime("as-is", True, False, False, False, "DeepfakeTIMIT train split as it is"),
+    Regime("sbi", False, True, True, False, "self-blends of DFTIMIT train reals + pristine"),
+    Regime(
+        "sbi+aug",
+        False,
+        True,
+        True,
+        True,
+        "as sbi, plus 2 degraded copies of every real clip and of its self-blend",
+    ),
+    Regime("dft+sbi+aug", True, True, True, True, "as sbi+aug, plus the DeepfakeTIMIT fakes"),
+)
+
+
+def _items(data: Path) -> tuple[list[Item], list[Item], list[Item]]:
+    dft = list(deepfaketimit_items(data / "deepfaketimit_lq"))
+    with (data / "pristine/manifest.csv").open() as fh:
+        pr = [
+            Item(str(data / r["path"]), "real", r["group"], "pristine", "pristine")
+            for r in csv.DictReader(fh)
+        ]
+    with (data / "ffpp_c40/manifest.csv").open() as fh:
+        ff = [
+            Item(str(data / r["path"]), r["label"], r["group"], "ffpp", r["method"])
+            for r in csv.DictReader(fh)
+        ]
+    return dft, pr, ff
+
+
+def _keep(r: Featurized, reg: Regime) -> bool:
+    m = r.item.method
+    if "degraded" in m and not reg.augmented:
+        return False
+    if "self-blend" in m:
+        return reg.self_blend
+    return r.item.label == "real" or reg.dft_fakes
+
+
+def _fit(rows: list[Featurized], dev_rows: list[Featurized], rule: str, params=None):  # type: ignore[no-untyped-def]
+    x, y, k = video_matrix(rows, FAMILIES)
+    g = np.array([r.item.group for r in k])
+    dom = np.array([r.item.method for r in k])
+    xd, yd, dk = video_matrix(dev_rows, FAMILIES)
+    ddom = np.array([r.item.method for r in dk])
+    if params is None:
+        res = train(
+            x, y, g, dev=(xd, yd), threshold_rule=rule, domains=dom, dev_domains=ddom, grid=GRID
+        )
+        return res.pipeline, res.params, res.threshold
+    pipe = pipeline_from_params(params).fit(x, y)
+    oof = out_of_fold(pipe, x, y, g, 0)
+    sd = pipe.predict_proba(xd)[:, 1]
+    thr = choose_threshold(np.r_[oof, sd], np.r_[y, yd], rule, np.r_[dom, ddom])
+    return pipe, params, thr
+
+
+def _score(pipe, rows):  # type: ignore[no-untyped-def]
+    x, y, k = video_matrix(rows, FAMILIES)
+    return pipe.predict_proba(x)[:, 1], y, k
+
+
+def evaluate_regime(reg: Regime, dft, pr, ff, rule: str) -> dict:  # type: ignore[no-untyped-def]
+    train_dft = [r for r in dft if r.item.split == "train" and _keep(r, reg)]
+    train_pr = [r for r in pr if _keep(r, reg)] if reg.pristine else []
+    # The threshold's dev reals: val real clips as they are (no val fake is ever used).
+    dev = [r for r in dft if r.item.split == "val" and r.item.method == "vidtimit"]
+    pipe, params, thr = _fit(train_dft + train_pr, dev, rule)
+    val = [
+        r for r in dft if r.item.split == "val" and r.item.method in ("vidtimit", "faceswap-gan")
+    ]
+    sv, yv, _ = _score(pipe, val)
+    at = rates_at(sv, yv, thr)
+    out = {
+        "regime": reg.name,
+        "note": reg.note,
+        "params": params,
+        "threshold": thr,
+        "val": {"auc": auc(sv, yv), "eer": eer(sv, yv).far, "far": at.far, "frr": at.frr},
+    }
+    pr_plain = [r for r in pr if r.item.method == "pristine"]
+    if reg.pristine:  # honest: each person scored by a model that never saw them
+        groups = sorted({r.item.group for r in pr_plain})
+        rng = np.random.default_rng(0)
+        rng.shuffle(groups)
+        held = []
+        for fold in np.array_split(np.array(groups), 4):
+            rows = train_dft + [r for r in train_pr if r.item.group not in set(fold)]
+            p2, _, t2 = _fit(rows, dev, rule, params)
+            s, _, _ = _score(p2, [r for r in pr_plain if r.item.group in set(fold)])
+            held += list(s >= t2)
+        out["pristine_frr"] = float(np.mean(held))
+        out["pristine_frr_how"] = "held out by person (4 folds)"
+    else:
+        s, _, _ = _score(pipe, pr_plain)
+        out["pristine_frr"] = float(np.mean(s >= thr))
+        out["pristine_frr_how"] = "never trained on"
+    sf, yf, kf = _score(pipe, ff)
+    at = rates_at(sf, yf, thr)
+    out["ffpp"] = {"auc": auc(sf, yf), "far": at.far, "frr": at.frr, "n": len(yf)}
+    for m in FF_METHODS:
+        idx = np.array([r.item.label == "real" or r.item.method == m for r in kf])
+        out["ffpp"][m] = auc(sf[idx], yf[idx])
+    return out
+
+
+def _md(results: list[dict], rule: str) -> str:  # type: ignore[type-arg]
+    lines = [
+        "# Training regimes",
+        "",
+        f"Threshold rule: `{rule}` per source of reals, on DFTIMIT val reals + out-of-fold "
+        "training scores. Generated by `bench/regimes.py`.",
+        "",
+        "| regime | val AUC | val EER | val FAR | val FRR | pristine FRR | FF++ c40 AUC | "
+        "FF DF / F2F / FS / NT | FF FAR | FF FRR |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        v, f = r["val"], r["ffpp"]
+        per = " / ".join(f"{f[m]:.2f}" for m in FF_METHODS)
+        lines.append(
+            f"| {r['regime']} | {v['auc']:.3f} | {v['eer']:.3f} | {v['far']:.2f} | "
+            f"{v['frr']:.2f} | {r['pristine_frr']:.2f} ({r['pristine_frr_how']}) | "
+            f"{f['auc']:.3f} | {per} | {f['far']:.2f} | {f['frr']:.2f} |"
+        )
+    lines += ["", *[f"- **{r['regime']}**: {r['note']}; SVM {r['params']}" for r in results]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "regimes.md")
+    ap.add_argument("--threshold", default="frr:0.05")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "features")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if not (args.data / "deepfaketimit_lq").is_dir():
+        print(f"no research data at {args.data}: nothing to compare (see ../shared/data)")
+        return 2
+    settings = load_settings()
+    dft_items, pr_items, ff_items = _items(args.data)
+    kw = {"cache": args.cache, "workers": args.workers}
+    dft = featurize(dft_items, settings, self_blend_seed=1, augment=2, **kw)
+    pr = featurize(pr_items, settings, self_blend_seed=1, augment=2, **kw)
+    ff = featurize(ff_items, settings, **kw)
+    results = [evaluate_regime(reg, dft, pr, ff, args.threshold) for reg in REGIMES]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(_md(results, args.threshold))
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+    print(_md(results, args.threshold))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
