@@ -284,31 +284,73 @@ def make_corpus(folder: Path, durations: Sequence[float] = (10, 12, 16, 20)) -> 
     return paths
 
 
-def scaling(paths: Sequence[Path], settings: Settings, workers: Sequence[int]) -> dict[str, Any]:
-    """Throughput of scheduler.embedded.run_embedded with 1, 2, ... worker processes."""
+def _cpu_now() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers, once they exit
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def scaling(
+    paths: Sequence[Path], settings: Settings, workers: Sequence[int], rounds: int = 1
+) -> dict[str, Any]:
+    """Throughput of scheduler.embedded.run_embedded with 1, 2, ... worker processes.
+
+    ``end_to_end`` includes starting the workers (imports, model and landmark model load,
+    about 4 CPU-seconds per process); ``steady`` counts results after the first one arrived,
+    which is what a long queue sees. ``cpu_per_video_s`` (the run's CPU over its videos)
+    shows whether workers slow each other down, independent of other load on the machine.
+    """
     from scheduler.embedded import run_embedded
 
-    out: dict[str, Any] = {"videos": len(paths), "runs": []}
+    targets = [str(p) for p in paths] * max(1, rounds)
+    out: dict[str, Any] = {"videos": len(targets), "runs": []}
     for w in workers:
         with tempfile.TemporaryDirectory() as tmp:
             s = settings.model_copy(
                 update={"workers": w, "database_url": f"sqlite:///{tmp}/scaling.db"}
             )
             before = loadavg()
-            clock, results = Clock.run(lambda s=s: run_embedded([str(p) for p in paths], s))
+            arrivals: list[float] = []
+            t0, c0 = time.perf_counter(), _cpu_now()
+            results = run_embedded(
+                targets, s, on_result=lambda _r, a=arrivals, t=t0: a.append(time.perf_counter() - t)
+            )
+            wall, cpu = time.perf_counter() - t0, _cpu_now() - c0
+            steady = (
+                (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+                if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
+                else None
+            )
             out["runs"].append(
                 {
                     "workers": w,
-                    "wall_s": clock.wall,
-                    "videos_per_s": len(paths) / clock.wall if clock.wall > 0 else None,
+                    "wall_s": wall,
+                    "first_result_s": arrivals[0] if arrivals else None,
+                    "videos_per_s": len(targets) / wall if wall > 0 else None,
+                    "steady_videos_per_s": steady,
+                    "cpu_s": cpu,
+                    "cpu_per_video_s": cpu / len(targets),
                     "errors": sum(1 for r in results if r.error),
                     "load_before": before,
                     "load_after": loadavg(),
                 }
             )
     runs = out["runs"]
-    if len(runs) >= 2 and runs[0]["videos_per_s"]:
-        out["speedup"] = runs[-1]["videos_per_s"] / runs[0]["videos_per_s"]
+    by_w: dict[int, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_w.setdefault(r["workers"], []).append(r)
+    if len(by_w) >= 2:
+        lo, hi = min(by_w), max(by_w)
+
+        def med(w: int, key: str) -> float | None:
+            vals = [r[key] for r in by_w[w] if r[key]]
+            return _median(vals) if vals else None
+
+        for key, name in (("videos_per_s", "speedup"), ("steady_videos_per_s", "steady_speedup")):
+            a, b = med(lo, key), med(hi, key)
+            out[name] = b / a if a and b else None
     return out
 
 
@@ -319,6 +361,7 @@ def run_bench(
     peer: bool = False,
     repeat: int = 1,
     scaling_workers: Sequence[int] = (),
+    scaling_rounds: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     load_before = loadavg()
@@ -369,7 +412,7 @@ def run_bench(
         finally:
             bench.close()
     if scaling_workers:
-        result["scaling"] = scaling(paths, settings, scaling_workers)
+        result["scaling"] = scaling(paths, settings, scaling_workers, scaling_rounds)
     result["repeat"] = max(1, repeat)
     result["cpu_count"] = os.cpu_count()
     result["load_before"] = load_before
@@ -414,9 +457,13 @@ def human(res: dict[str, Any]) -> str:
         sc = res["scaling"]
         for r in sc["runs"]:
             lines.append(
-                f"  workers {r['workers']}: {r['wall_s']:.2f} s, {_fmt(r['videos_per_s'])} videos/s"
+                f"  workers {r['workers']}: {r['wall_s']:.2f} s, {_fmt(r['videos_per_s'])} "
+                f"videos/s (steady {_fmt(r['steady_videos_per_s'])}), "
+                f"{r['cpu_per_video_s']:.3f} CPU-s/video"
             )
-        lines.append(f"  speed-up: {_fmt(sc.get('speedup'))}x")
+        lines.append(
+            f"  speed-up: {_fmt(sc.get('speedup'))}x (steady {_fmt(sc.get('steady_speedup'))}x)"
+        )
     lines.append(f"  load average before {res['load_before']} after {res['load_after']}")
     return "\n".join(lines)
 
@@ -436,6 +483,9 @@ def register(main: click.Group) -> None:
         default="",
         help="Comma-separated worker counts for a run_embedded throughput test, e.g. 1,2.",
     )
+    @click.option(
+        "--scaling-rounds", default=1, show_default=True, help="Scan the list this many times."
+    )
     @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle.")
     @click.pass_context
     def bench(
@@ -446,6 +496,7 @@ def register(main: click.Group) -> None:
         peer: bool,
         repeat: int,
         scaling_workers: str,
+        scaling_rounds: int,
         model_path: Path | None,
     ) -> None:
         """Speed of the scan: stages, decode-only floor, real-time factor, CNN peer.
@@ -470,6 +521,7 @@ def register(main: click.Group) -> None:
                 peer=peer,
                 repeat=repeat,
                 scaling_workers=workers,
+                scaling_rounds=scaling_rounds,
                 progress=say,
             )
         if not videos:
