@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     # Model and sampling.
     model_path: Path | None = Field(default=None, description="model bundle; unset = bundled")
+    # An operator's own operating point: P(fake) at or above it is labelled fake. Unset = the
+    # model's threshold (fixed at training for a low false-flag rate on real videos).
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     frames_per_video: int = Field(default=16, ge=1, le=256)
     face_detector: str = Field(default="haar", description="haar | dlib")
     crop_size: int = Field(default=128, ge=64, le=512)

@@ -16,6 +16,9 @@ import numpy as np
 
 from common.types import Face
 
+# Bump when the ranges below change: cached features of degraded copies are keyed by it.
+AUGMENT_VERSION = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Degradation:
@@ -27,10 +30,13 @@ class Degradation:
 
 
 def draw_degradation(rng: np.random.Generator) -> Degradation:
+    """Ordinary upload quality, not wreckage: a face still 64+ px wide, JPEG q >= 40, mild
+    blur. Past that no blend is visible to anyone, and such copies only teach the SVM that
+    every low-quality video is ambiguous."""
     return Degradation(
-        scale=float(rng.choice([1.0, rng.uniform(0.35, 0.9)], p=[0.3, 0.7])),
-        blur_sigma=float(rng.choice([0.0, rng.uniform(0.5, 1.6)], p=[0.5, 0.5])),
-        jpeg_quality=int(rng.choice([0, int(rng.integers(20, 80))], p=[0.25, 0.75])),
+        scale=float(rng.choice([1.0, rng.uniform(0.5, 0.9)], p=[0.3, 0.7])),
+        blur_sigma=float(rng.choice([0.0, rng.uniform(0.3, 1.0)], p=[0.5, 0.5])),
+        jpeg_quality=int(rng.choice([0, int(rng.integers(40, 90))], p=[0.4, 0.6])),
         gamma=float(rng.uniform(0.8, 1.25)),
         gains=tuple(float(g) for g in rng.uniform(0.9, 1.1, size=3)),  # type: ignore[arg-type]
     )
@@ -40,8 +46,11 @@ def degrade(image: np.ndarray, d: Degradation) -> np.ndarray:
     out = image
     h, w = out.shape[:2]
     if d.scale < 1.0:
-        out = cv2.resize(out, (max(16, int(w * d.scale)), max(16, int(h * d.scale))),
-                         interpolation=cv2.INTER_AREA)
+        out = cv2.resize(
+            out,
+            (max(16, int(w * d.scale)), max(16, int(h * d.scale))),
+            interpolation=cv2.INTER_AREA,
+        )
     if d.blur_sigma > 0:
         out = cv2.GaussianBlur(out, (0, 0), d.blur_sigma)
     lut = np.clip(255.0 * (np.arange(256) / 255.0) ** d.gamma, 0, 255).astype(np.uint8)

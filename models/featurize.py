@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from common.errors import ScanError
 from common.extract import ExtractConfig, extract
 from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
 from common.settings import Settings
-from models.augment import Degrader
+from models.augment import AUGMENT_VERSION, Degrader
 from models.manifest import Item
 from models.selfblend import SelfBlender
 
@@ -72,7 +73,11 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
         "crop": cfg.crop_size,
         "frames": cfg.frames,
         "blend": recipe.blend_seed,
-        **({"degrade": recipe.degrade_seed} if recipe.degrade_seed is not None else {}),
+        **(
+            {"degrade": recipe.degrade_seed, "aug_v": AUGMENT_VERSION}
+            if recipe.degrade_seed is not None
+            else {}
+        ),
         "content": content_key(target),
     }
     if cfg.region != "face":  # face keys stay as they were, so existing caches stay warm
@@ -105,7 +110,7 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
         return Featurized(item, None, exc.code, recipe)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # concurrent runs never collide
         np.save(tmp, ex.frame_matrix)
         tmp.replace(path)
     return Featurized(item, ex.frame_matrix, None, recipe)

@@ -85,6 +85,11 @@ def _public(r: ScanResult) -> dict[str, object]:
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    help="Label fake at P(fake) >= this (default: the model's threshold).",
+)
+@click.option(
     "--db", "database_url", help="SQLAlchemy URL for results (default sqlite:///dfscan.db)."
 )
 @click.pass_context
@@ -95,6 +100,7 @@ def scan(
     frames: int | None,
     model_path: Path | None,
     workers: int | None,
+    threshold: float | None,
     database_url: str | None,
 ) -> None:
     """Scan videos, frame folders, images, http(s)/s3 URLs or list files (.txt/.csv/.jsonl).
@@ -112,6 +118,7 @@ def scan(
         frames_per_video=frames,
         model_path=model_path,
         workers=workers,
+        threshold=threshold,
         database_url=database_url,
     )
     expanded = [t for raw in targets for t in expand(raw)]

@@ -39,6 +39,9 @@ class Scanner:
         self.settings = settings
         self.bundle = bundle or load_bundle(settings.model_path)
         self.cfg = config_for(self.bundle, settings)
+        self.threshold = (
+            settings.threshold if settings.threshold is not None else self.bundle.threshold
+        )
 
     @property
     def model_version(self) -> str:
@@ -54,7 +57,7 @@ class Scanner:
             result.families = self.bundle.explain(ex.vector)
             ex.timings["classify"] = time.perf_counter() - t1
             result.score = score
-            result.label = "fake" if score >= self.bundle.threshold else "real"
+            result.label = "fake" if score >= self.threshold else "real"
             result.frames_used, result.faces_found = ex.frames_used, ex.faces_found
             result.timings, result.content_sha256 = ex.timings, ex.sha256
         except ScanError as exc:
