@@ -515,15 +515,20 @@ def register(main: click.Group) -> None:
                 if say:
                     say("generating a 720p H.264 corpus (4 clips, 10-20 s) ...")
                 paths = make_corpus(Path(tmp))
-            res = run_bench(
-                paths,
-                settings,
-                peer=peer,
-                repeat=repeat,
-                scaling_workers=workers,
-                scaling_rounds=scaling_rounds,
-                progress=say,
-            )
+            from models.bundle import BundleError
+
+            try:
+                res = run_bench(
+                    paths,
+                    settings,
+                    peer=peer,
+                    repeat=repeat,
+                    scaling_workers=workers,
+                    scaling_rounds=scaling_rounds,
+                    progress=say,
+                )
+            except BundleError as exc:
+                raise click.ClickException(str(exc)) from exc
         if not videos:
             res["corpus"] = "generated: 4 x 1280x720 H.264 (libx264 crf 23), 10/12/16/20 s"
         if as_json:
