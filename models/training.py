@@ -74,17 +74,18 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
     x, y, kept = video_matrix(train_rows, opt.families, opt.temporal)
     if len(set(y.tolist())) < 2:
         raise ValueError("training needs both real and fake videos (or --self-blend)")
-    dev = None
+    dev = dev_domains = None
     if dev_rows:
-        xd, yd, _ = video_matrix(dev_rows, opt.families, opt.temporal)
-        if len(set(yd.tolist())) == 2:
-            dev = (xd, yd)
+        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal)
+        dev, dev_domains = (xd, yd), _domains(dkept)
     res = train(
         x,
         y,
         _groups(kept),
         dev=dev,
         threshold_rule=opt.threshold_rule,
+        domains=_domains(kept),
+        dev_domains=dev_domains,
         seed=opt.seed,
         n_jobs=opt.workers,
     )
@@ -120,9 +121,10 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
     if dev is not None:
         s = res.pipeline.predict_proba(dev[0])[:, 1]
         at = rates_at(s, dev[1], res.threshold)
+        both = len(set(dev[1].tolist())) == 2
         card["dev"] = {
-            "auc": auc(s, dev[1]),
-            "eer": eer(s, dev[1]).far,
+            "auc": auc(s, dev[1]) if both else None,
+            "eer": eer(s, dev[1]).far if both else None,
             "far": at.far,
             "frr": at.frr,
             "n": int(len(dev[1])),
@@ -164,6 +166,9 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         lines += [
             "",
             "## Dev split",
+            "",
+            "Scored as trained: with --pseudo-only its fakes are self-blends of the dev reals, "
+            "not real deepfakes (dfscan evaluate measures those).",
             "",
             f"{ranking}at the threshold FAR {d['far']:.3f}, FRR {d['frr']:.3f} (n={d['n']})",
         ]

@@ -22,7 +22,7 @@ from common.features.spectrum import BINS, spectrum_features
 from common.features.temporal import temporal_features
 from common.features.texture import NBINS, RADII, texture_features
 
-FEATURE_VERSION = "1.0"
+FEATURE_VERSION = "1.1"
 
 FrameFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
