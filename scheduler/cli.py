@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -138,6 +139,23 @@ def scan(
         ctx.exit(EXIT_SOME_ERRORS)
 
 
+def _manifest_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """--manifest (repeatable) and --root, shared by train and evaluate."""
+    fn = click.option(
+        "--root",
+        type=click.Path(exists=True, path_type=Path),
+        help="Folder that relative manifest paths start from (default: the manifest's).",
+    )(fn)
+    return click.option(
+        "--manifest",
+        "manifests",
+        type=click.Path(exists=True, path_type=Path),
+        multiple=True,
+        required=True,
+        help="Manifest CSV (repeatable).",
+    )(fn)
+
+
 def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     from models.manifest import read_manifest
 
@@ -145,19 +163,7 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
 
 
 @main.command()
-@click.option(
-    "--manifest",
-    "manifests",
-    type=click.Path(exists=True, path_type=Path),
-    multiple=True,
-    required=True,
-    help="Manifest CSV (repeatable).",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, path_type=Path),
-    help="Folder that relative manifest paths start from (default: the manifest's).",
-)
+@_manifest_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder.")
 @click.option("--name", default="dfscan", show_default=True)
 @click.option("--self-blend", is_flag=True, help="Add self-blended pseudo-fakes of the reals.")
@@ -315,19 +321,7 @@ def dataset_dfdc(root: Path, out: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--manifest",
-    "manifests",
-    type=click.Path(exists=True, path_type=Path),
-    multiple=True,
-    required=True,
-    help="Manifest CSV (repeatable).",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, path_type=Path),
-    help="Folder that relative manifest paths start from (default: the manifest's).",
-)
+@_manifest_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Report folder.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--split", help="Evaluate only this manifest split (e.g. val, test).")
