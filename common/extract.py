@@ -33,6 +33,8 @@ class ExtractConfig:
     # "face" (the detected face) or "background": a same-size no-face patch of each frame,
     # for the shortcut control of evaluation (see common.faces.background_faces).
     region: str = "face"
+    # "spread" | "segments" (common.frames.iter_frames); a model scans as it was trained.
+    sampling: str = "spread"
 
 
 @dataclass(slots=True)
@@ -93,7 +95,7 @@ def extract(
     t0 = time.perf_counter()
     with open_media(target, settings) as media:
         timer.add("fetch", time.perf_counter() - t0)
-        frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits)))
+        frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits, cfg.sampling)))
         t0 = time.perf_counter()
         faces = track_faces(frames, det, cfg.crop_size)
         if cfg.region == "background":

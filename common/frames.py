@@ -22,6 +22,10 @@ from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
 from common.media import IMAGE_SUFFIXES, LocalMedia
 from common.types import Frame
 
+SAMPLINGS = ("spread", "segments")
+# "segments": this many runs of consecutive frames, each starting at a keyframe.
+SEGMENTS = 4
+
 # OpenCV fallback path only (containers PyAV cannot index): a seek costs about one keyframe
 # interval of decoding; below this gap, grabbing through the frames in between is cheaper.
 SEEK_MIN_GAP = 48
@@ -79,6 +83,48 @@ def sample_indices(total: int, n: int) -> list[int]:
         return list(range(total))
     # Centres of n equal segments: avoids the first and last frames (fades, black frames).
     return sorted({int((i + 0.5) * total / n) for i in range(n)})
+
+
+def segment_indices(total: int, n: int, keyframes: Sequence[int], k: int = SEGMENTS) -> list[int]:
+    """``n`` frame indices in up to ``k`` runs of consecutive frames, each run starting at a
+    keyframe (display index), the runs' keyframes spread over the clip.
+
+    Decoding a run costs its own pictures only: no reference chain before the first one.
+    For each of ``k`` evenly spaced targets the keyframe at or before it is taken (the nearest
+    unused one on a tie); with fewer keyframes than ``k`` every keyframe starts a run and the
+    runs are longer. Runs never cross the next chosen keyframe or the clip's end; frames a
+    run cannot hold go to the others, so ``min(n, total)`` indices come back when possible.
+    """
+    keys = sorted({int(x) for x in keyframes if 0 <= x < total})
+    if total <= 0 or n <= 0:
+        return []
+    if not keys:
+        return sample_indices(total, n)
+    k = max(1, min(k, n))
+    if len(keys) <= k:
+        starts = keys
+    else:
+        chosen: set[int] = set()
+        for j in range(k):
+            target = (j + 0.5) * total / k
+            at = max(bisect.bisect_right(keys, target) - 1, 0)
+            # the keyframe at or before the target, else the nearest unused one
+            free = [i for i in range(len(keys)) if keys[i] not in chosen]
+            chosen.add(keys[min(free, key=lambda i: (abs(i - at), i))])
+        starts = sorted(chosen)
+    caps = [(starts[i + 1] if i + 1 < len(starts) else total) - s for i, s in enumerate(starts)]
+    lengths = [0] * len(starts)
+    left = min(n, total)
+    while left > 0:  # round robin over the runs that still have room
+        grew = False
+        for i in range(len(starts)):
+            if left and lengths[i] < caps[i]:
+                lengths[i] += 1
+                left -= 1
+                grew = True
+        if not grew:
+            break
+    return [s + j for s, m in zip(starts, lengths, strict=True) for j in range(m)]
 
 
 def _check_pixels(width: int, height: int, limits: SampleLimits, what: object) -> None:
@@ -154,8 +200,14 @@ def _open_av(path: Path) -> AvCapture | None:
     return cap
 
 
-def iter_video(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
+def iter_video(
+    path: Path, n: int, limits: SampleLimits, sampling: str = "spread"
+) -> Iterator[Frame]:
     """Decode ``n`` evenly spread frames of a video file.
+
+    ``sampling="segments"``: ``n`` frames in runs of consecutive frames starting at keyframes
+    (:func:`segment_indices`) instead, on the PyAV path; the OpenCV fallback (no keyframe
+    list) always spreads.
 
     PyAV path: keyframe-aware seeking plus ``skip_frame=NONREF`` on every packet that is not
     a sampled frame, so the decoder reconstructs only the sampled pictures and those that
@@ -165,7 +217,7 @@ def iter_video(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
     """
     av_cap = _open_av(path)
     if av_cap is not None:
-        yield from _iter_av(av_cap, path, n, limits)
+        yield from _iter_av(av_cap, path, n, limits, sampling)
         return
     cap = cv2.VideoCapture(str(path))
     try:
@@ -200,9 +252,15 @@ def _check_duration(total: int, fps: float, limits: SampleLimits, path: Path) ->
         )
 
 
-def _iter_av(cap: AvCapture, path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
+def _iter_av(
+    cap: AvCapture, path: Path, n: int, limits: SampleLimits, sampling: str = "spread"
+) -> Iterator[Frame]:
+    if sampling not in SAMPLINGS:
+        cap.release()
+        raise ValueError(f"unknown sampling {sampling!r} ({' | '.join(SAMPLINGS)})")
+    segments = sampling == "segments" and bool(cap.keyframes)
     stats = _stats()
-    stats.strategy = "pyav-keyseek-nonref"
+    stats.strategy = "pyav-segments" if segments else "pyav-keyseek-nonref"
     try:
         fps = cap.fps
         if not np.isfinite(fps) or fps <= 0 or fps > 1000:
@@ -210,7 +268,12 @@ def _iter_av(cap: AvCapture, path: Path, n: int, limits: SampleLimits) -> Iterat
         _check_pixels(cap.width, cap.height, limits, path.name)
         _check_duration(cap.total, fps, limits, path)
         stats.bytes_read += cap.index_bytes
-        wanted = [i for i in sample_indices(cap.total, n) if i < len(cap.order)]
+        total = min(cap.total, len(cap.order))
+        wanted = (
+            segment_indices(total, n, cap.keyframes)
+            if segments
+            else [i for i in sample_indices(cap.total, n) if i < len(cap.order)]
+        )
         want_pts = {cap.order[i] for i in wanted}
         pending = list(wanted)  # ascending
         delivered = 0
@@ -344,10 +407,15 @@ def list_frame_files(folder: Path) -> list[Path]:
     return files
 
 
-def iter_frames(media: LocalMedia, n: int, limits: SampleLimits) -> Iterator[Frame]:
-    """Dispatch on the media kind; every path ends by raising or yielding >= 1 frame."""
+def iter_frames(
+    media: LocalMedia, n: int, limits: SampleLimits, sampling: str = "spread"
+) -> Iterator[Frame]:
+    """Dispatch on the media kind; every path ends by raising or yielding >= 1 frame.
+
+    ``sampling`` applies to video files; images and frame folders are always spread.
+    """
     if media.kind == "video":
-        return iter_video(media.path, n, limits)
+        return iter_video(media.path, n, limits, sampling)
     if media.kind == "image":
         return iter_images([media.path], 1, limits)
     return iter_images(list_frame_files(media.path), n, limits)

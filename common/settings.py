@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     frames_per_video: int = Field(default=16, ge=1, le=256)
     face_detector: str = Field(default="haar", description="haar | dlib")
     crop_size: int = Field(default=128, ge=64, le=512)
+    # "spread": frames spread evenly over the clip. "segments": a few runs of consecutive
+    # frames each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
+    # A model bundle that records its sampling overrides this.
+    sampling: str = Field(default="spread", pattern="^(spread|segments)$")
 
     # Limits on hostile or oversized input.
     max_bytes: int = Field(default=2 * 1024**3, ge=1)

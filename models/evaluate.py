@@ -448,7 +448,9 @@ def write_report(metrics: dict[str, Any], path: Path) -> None:
         "",
         f"- Model: `{meta['model_version']}` (families: {', '.join(meta['families'])}"
         + (" + temporal" if meta["temporal"] else "")
-        + f"; detector {meta['detector']}; {meta['frames']} frames per video)",
+        + f"; detector {meta['detector']}; {meta['frames']} frames per video"
+        + (f", {meta['sampling']} sampling" if meta.get("sampling", "spread") != "spread" else "")
+        + ")",
         f"- Manifests: {', '.join(meta['manifests']) or '-'}"
         + (f"; split `{meta['split']}`" if meta.get("split") else ""),
         f"- Videos: {meta['n_items']} listed, {meta['n_scored']} scored, "
@@ -558,7 +560,8 @@ def evaluate(
     detector = str(bundle.meta.get("detector", settings.face_detector))
     crop = int(bundle.meta.get("crop_size", settings.crop_size))
     frames = int(opt.frames or bundle.meta.get("frames_per_video", settings.frames_per_video))
-    kw = dict(detector=detector, crop_size=crop, frames=frames, cache=opt.cache)
+    sampling = str(bundle.meta.get("sampling", settings.sampling))
+    kw = dict(detector=detector, crop_size=crop, frames=frames, sampling=sampling, cache=opt.cache)
     opt.out.mkdir(parents=True, exist_ok=True)
     acc = _Acc()
     face_rows: list[Featurized] = []  # kept only when the control needs them (small matrices)
@@ -624,6 +627,7 @@ def evaluate(
         "detector": detector,
         "crop_size": crop,
         "frames": frames,
+        "sampling": sampling,
         "manifests": [str(m) for m in manifests],
         "split": opt.split,
         "n_items": len(items),

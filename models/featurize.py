@@ -20,6 +20,7 @@ import numpy as np
 from common.errors import ScanError
 from common.extract import ExtractConfig, extract
 from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
+from common.media import IMAGE_SUFFIXES
 from common.settings import Settings
 from models.augment import AUGMENT_VERSION, Degrader
 from models.manifest import Item
@@ -66,6 +67,14 @@ def content_key(target: str) -> str:
     return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
+def _may_be_video(target: str) -> bool:
+    """False for a local frame folder or image file, which every sampling reads alike."""
+    p = Path(target)
+    if "://" in target or not p.exists():
+        return True
+    return not (p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
     key: dict[str, object] = {
         "fv": FEATURE_VERSION,
@@ -82,6 +91,9 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
     }
     if cfg.region != "face":  # face keys stay as they were, so existing caches stay warm
         key["region"] = cfg.region
+    if cfg.sampling != "spread" and _may_be_video(target):
+        # Likewise; frame folders and images are always spread, so their keys are shared.
+        key["sampling"] = cfg.sampling
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -126,6 +138,7 @@ def featurize(
     self_blend_seed: int | None = None,
     augment: int = 0,
     region: str = "face",
+    sampling: str = "spread",
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
@@ -136,7 +149,7 @@ def featurize(
     only from items labelled real. ``augment`` adds that many degraded copies of each real
     item (label real, method "degraded") and, with a blend seed, of its pseudo-fake.
     """
-    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region)
+    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region, sampling)
     jobs = [(it, recipe) for it in items for recipe in _recipes(it, self_blend_seed, augment)]
     results = list(_run(jobs, settings, cfg, cache, workers, progress))
     for r in results:

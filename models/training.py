@@ -33,6 +33,7 @@ class TrainOptions:
     detector: str = "dlib"
     crop_size: int = 128
     frames: int = 16
+    sampling: str = "spread"  # common.frames: "spread" | "segments"
     seed: int = 0
     cache: Path | None = None
     workers: int = 1
@@ -60,6 +61,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         detector=opt.detector,
         crop_size=opt.crop_size,
         frames=opt.frames,
+        sampling=opt.sampling,
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
@@ -98,6 +100,8 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         "detector": opt.detector,
         "crop_size": opt.crop_size,
         "frames_per_video": opt.frames,
+        # Recorded only when not the default, so spread bundles stay as they were.
+        **({"sampling": opt.sampling} if opt.sampling != "spread" else {}),
         "threshold": res.threshold,
         "threshold_rule": res.threshold_rule,
         "threshold_set_on": (
@@ -144,7 +148,8 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         f"- Trained: {card['trained_at']}; feature version {card['feature_version']}",
         f"- Families: {', '.join(card['families'])}" + (" + temporal" if card["temporal"] else ""),
         f"- Face detector: {card['detector']}; crop {card['crop_size']} px; "
-        f"{card['frames_per_video']} frames per video",
+        f"{card['frames_per_video']} frames per video"
+        + (f" ({card['sampling']} sampling)" if card.get("sampling") else ""),
         f"- Classifier: StandardScaler + SVC {card['params']}",
         f"- Cross-validated AUC (grouped by identity): {card['cv_auc']:.3f}; out-of-fold EER "
         f"{card['oof']['eer']:.3f}",

@@ -83,6 +83,11 @@ def _public(r: ScanResult) -> dict[str, object]:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results.")
 @click.option("--frames", type=int, help="Frames sampled per video (default 16).")
+@click.option(
+    "--sampling",
+    type=click.Choice(["spread", "segments"]),
+    help="Frame sampling (default: the model's, else spread).",
+)
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.option(
@@ -99,6 +104,7 @@ def scan(
     targets: tuple[str, ...],
     as_json: bool,
     frames: int | None,
+    sampling: str | None,
     model_path: Path | None,
     workers: int | None,
     threshold: float | None,
@@ -117,6 +123,7 @@ def scan(
     settings = _settings(
         ctx,
         frames_per_video=frames,
+        sampling=sampling,
         model_path=model_path,
         workers=workers,
         threshold=threshold,
@@ -195,6 +202,13 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     help="Manifest split used only to fix the threshold.",
 )
 @click.option("--frames", type=int, default=16, show_default=True)
+@click.option(
+    "--sampling",
+    type=click.Choice(["spread", "segments"]),
+    default="spread",
+    show_default=True,
+    help="Frame sampling; recorded in the bundle, which then scans the same way.",
+)
 @click.option("--detector", type=click.Choice(["dlib", "haar"]), default="dlib", show_default=True)
 @click.option(
     "--cache",
@@ -220,6 +234,7 @@ def train(
     threshold_rule: str,
     dev_split: str,
     frames: int,
+    sampling: str,
     detector: str,
     cache: Path,
     seed: int,
@@ -242,6 +257,7 @@ def train(
         dev_split=dev_split,
         detector=detector,
         frames=frames,
+        sampling=sampling,
         seed=seed,
         cache=cache,
         workers=settings.workers,

@@ -138,8 +138,8 @@ class Bench:
         """Decode exactly the frames the scan samples, by the scan's own reader."""
         from common.frames import SampleLimits, iter_video
 
-        n = self.settings.frames_per_video
-        clock, _ = Clock.run(lambda: sum(1 for _ in iter_video(path, n, SampleLimits())))
+        n, sampling = self.scanner.cfg.frames, self.scanner.cfg.sampling
+        clock, _ = Clock.run(lambda: sum(1 for _ in iter_video(path, n, SampleLimits(), sampling)))
         return clock
 
     def scan(self, path: Path) -> VideoRun:
@@ -173,7 +173,7 @@ class Bench:
         from common.frames import SampleLimits, iter_video
 
         cfg = self.scanner.cfg
-        frames = list(iter_video(path, cfg.frames, SampleLimits()))
+        frames = list(iter_video(path, cfg.frames, SampleLimits(), cfg.sampling))
         faces = track_faces(frames, make_detector(cfg.detector), cfg.crop_size)
         by_index = {f.index: f for f in frames}
         from scheduler.bench.peer import INPUT_SIZE
@@ -400,8 +400,10 @@ def run_bench(
                 overall=total,
                 videos=videos,
                 setup_s={"wall": bench.setup.wall, "cpu": bench.setup.cpu},
-                frames_per_video=settings.frames_per_video,
-                decode_strategy="pyav keyframe seek + skip_frame=NONREF (common.frames)",
+                frames_per_video=bench.scanner.cfg.frames,
+                sampling=bench.scanner.cfg.sampling,
+                decode_strategy="pyav keyframe seek + skip_frame=NONREF (common.frames)"
+                + (", runs from keyframes" if bench.scanner.cfg.sampling == "segments" else ""),
                 peer=(
                     {"model": "xception (random weights)", "params": bench.peer.params,
                      "input": 299, "threads": 1}
@@ -487,6 +489,11 @@ def register(main: click.Group) -> None:
         "--scaling-rounds", default=1, show_default=True, help="Scan the list this many times."
     )
     @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle.")
+    @click.option(
+        "--sampling",
+        type=click.Choice(["spread", "segments"]),
+        help="Frame sampling (default: the model's, else settings).",
+    )
     @click.pass_context
     def bench(
         ctx: click.Context,
@@ -498,13 +505,14 @@ def register(main: click.Group) -> None:
         scaling_workers: str,
         scaling_rounds: int,
         model_path: Path | None,
+        sampling: str | None,
     ) -> None:
         """Speed of the scan: stages, decode-only floor, real-time factor, CNN peer.
 
         With no VIDEO it generates a 720p H.264 corpus in a temporary folder.
         """
         base: Settings = ctx.obj["settings"]
-        update = {k: v for k, v in {"frames_per_video": frames, "model_path": model_path}.items()}
+        update = {"frames_per_video": frames, "model_path": model_path, "sampling": sampling}
         settings = base.model_copy(update={k: v for k, v in update.items() if v is not None})
         workers = [int(w) for w in scaling_workers.split(",") if w.strip()]
         say = (lambda m: click.echo(m, err=True)) if not as_json else None
