@@ -88,7 +88,6 @@ class DlibDetector:
             if landmarks
             else None
         )
-        self._rect = dlib.rectangle
 
     def detect(self, gray: np.ndarray) -> list[Detection]:
         out = []

@@ -62,10 +62,6 @@ def write_manifest(items: Iterable[Item], path: Path) -> int:
     return count
 
 
-def by_split(items: Iterable[Item], split: str) -> list[Item]:
-    return [it for it in items if it.split == split]
-
-
 def deepfaketimit_items(root: Path) -> Iterator[Item]:
     """DeepfakeTIMIT/VidTIMIT frame folders: ``{split}/{label}/{subject}/{sentence}/*.jpg``.
 

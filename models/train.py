@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_predict
 
 from models.classifier import make_search_pipeline, pipeline_from_params
-from models.metrics import auc, eer, threshold_at_frr
+from models.metrics import eer, threshold_at_frr
 
 PARAM_GRID: list[dict[str, list[Any]]] = [
     {"svm__kernel": ["rbf"], "svm__C": [0.3, 1.0, 3.0, 10.0], "svm__gamma": ["scale", 0.003, 0.01]},
@@ -141,7 +141,3 @@ def train(
                 doms = np.concatenate([domains, extra])
     thr = choose_threshold(scores, labels, threshold_rule, doms)
     return TrainResult(pipe, params, cv_auc, oof, float(thr), threshold_rule, table)
-
-
-def oof_auc(result: TrainResult, y: np.ndarray) -> float:
-    return auc(result.oof_scores, y)
