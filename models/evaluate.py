@@ -24,7 +24,8 @@ import csv
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,41 +343,52 @@ def _curves(scores: np.ndarray, y: np.ndarray, methods: Sequence[str] | None):
             yield name, scores[sel], y[sel]
 
 
-def plot_roc(scores, y, methods, thr: float, path: Path, title: str = "") -> None:  # type: ignore[no-untyped-def]
+@contextmanager
+def _figure(path: Path, title: str, legend_loc: str) -> Iterator[Any]:
+    """An Agg figure saved to ``path`` when the block ends (headless: no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
+    try:
+        yield ax
+        ax.set_title(title)
+        ax.legend(loc=legend_loc, fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _draw_curves(ax, scores, y, methods, thr: float, xy: Callable) -> None:  # type: ignore[no-untyped-def]
+    """One curve per method (bold for all), and the operating point, in ``xy(frr, far)``."""
     for name, s, yy in _curves(scores, y, methods):
         if len(set(yy.tolist())) < 2:
             continue
         _, far, frr = roc(s, yy)
         lw = 2.0 if name == "all" else 1.0
-        ax.plot(frr, 1 - far, lw=lw, label=f"{name} (AUC {auc(s, yy):.3f})")
+        ax.plot(*xy(frr, far), lw=lw, label=f"{name} (AUC {auc(s, yy):.3f})")
         if name == "all":
             at = block(s, yy, thr)
-            ax.plot([at["frr"]], [1 - at["far"]], "ko", label=f"threshold {thr:.3f}")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set_xlabel("FRR: real videos flagged (BPCER)")
-    ax.set_ylabel("1 - FAR: fakes caught (1 - APCER)")
-    ax.set_title(title or "ROC")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            x, yv = xy(np.array([at["frr"]]), np.array([at["far"]]))
+            ax.plot(x, yv, "ko", label=f"threshold {thr:.3f}")
+
+
+def plot_roc(scores, y, methods, thr: float, path: Path, title: str = "") -> None:  # type: ignore[no-untyped-def]
+    with _figure(path, title or "ROC", "lower right") as ax:
+        _draw_curves(ax, scores, y, methods, thr, lambda frr, far: (frr, 1 - far))
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        ax.set_xlabel("FRR: real videos flagged (BPCER)")
+        ax.set_ylabel("1 - FAR: fakes caught (1 - APCER)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
 
 
 def plot_det(scores, y, methods, thr: float, path: Path, title: str = "") -> None:  # type: ignore[no-untyped-def]
     """DET: FAR against FRR, both on normal-deviate (probit) axes, ticks in percent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.stats import norm
 
     lo, hi = DET_TICKS[0], DET_TICKS[-1]
@@ -384,31 +396,17 @@ def plot_det(scores, y, methods, thr: float, path: Path, title: str = "") -> Non
     def dev(p):  # type: ignore[no-untyped-def]
         return norm.ppf(np.clip(p, lo / 2, 1 - lo / 2))
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, s, yy in _curves(scores, y, methods):
-        if len(set(yy.tolist())) < 2:
-            continue
-        _, far, frr = roc(s, yy)
-        lw = 2.0 if name == "all" else 1.0
-        ax.plot(dev(frr), dev(far), lw=lw, label=f"{name}")
-        if name == "all":
-            at = block(s, yy, thr)
-            ax.plot(dev(at["frr"]), dev(at["far"]), "ko", label=f"threshold {thr:.3f}")
-    ticks = norm.ppf(DET_TICKS)
-    labels = [f"{100 * t:g}" for t in DET_TICKS]
-    ax.plot(ticks, ticks, ":", color="grey", label="EER line")
-    ax.set_xticks(ticks, labels)
-    ax.set_yticks(ticks, labels)
-    ax.set_xlim(norm.ppf(lo / 2), norm.ppf(hi))
-    ax.set_ylim(norm.ppf(lo / 2), norm.ppf(hi))
-    ax.set_xlabel("FRR: real videos flagged (%)")
-    ax.set_ylabel("FAR: fakes accepted as real (%)")
-    ax.set_title(title or "DET")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with _figure(path, title or "DET", "upper right") as ax:
+        _draw_curves(ax, scores, y, methods, thr, lambda frr, far: (dev(frr), dev(far)))
+        ticks = norm.ppf(DET_TICKS)
+        labels = [f"{100 * t:g}" for t in DET_TICKS]
+        ax.plot(ticks, ticks, ":", color="grey", label="EER line")
+        ax.set_xticks(ticks, labels)
+        ax.set_yticks(ticks, labels)
+        ax.set_xlim(norm.ppf(lo / 2), norm.ppf(hi))
+        ax.set_ylim(norm.ppf(lo / 2), norm.ppf(hi))
+        ax.set_xlabel("FRR: real videos flagged (%)")
+        ax.set_ylabel("FAR: fakes accepted as real (%)")
 
 
 # --- Report ---------------------------------------------------------------------------------

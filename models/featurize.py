@@ -61,7 +61,8 @@ def content_key(target: str) -> str:
     if "://" in target or not p.exists():
         return target
     if p.is_dir():
-        parts = [f"{c.name}:{c.stat().st_size}:{c.stat().st_mtime_ns}" for c in sorted(p.iterdir())]
+        stats = [(c.name, c.stat()) for c in sorted(p.iterdir())]
+        parts = [f"{name}:{st.st_size}:{st.st_mtime_ns}" for name, st in stats]
         return f"{p.resolve()}|" + ",".join(parts)
     st = p.stat()
     return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"

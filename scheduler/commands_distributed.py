@@ -10,13 +10,17 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import init_db, make_engine, session_factory, session_scope
 from common.settings import Settings, load_settings
+
+T = TypeVar("T")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -55,7 +59,8 @@ def _model_version(settings: Settings) -> str:
 @click.option("--name", default=None, help="batch name (default: the list's file name)")
 @click.option("--rescan", is_flag=True, help="scan again videos this model already scanned")
 @click.option(
-    "--resend-pending", is_flag=True,
+    "--resend-pending",
+    is_flag=True,
     help="enqueue again videos still pending (their tasks were lost), not finished ones",
 )
 @click.option("--model-version", default=None, help="override the bundle's version")
@@ -100,20 +105,26 @@ def _fmt_rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.2f}"
 
 
+def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id: int) -> T:
+    """Run a per-batch query in one session; an unknown batch is a usage error."""
+    from scheduler.report import UnknownBatch
+
+    try:
+        with session_scope(_sessions(_settings(ctx))) as session:
+            return query(session, batch_id)
+    except UnknownBatch as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.command()
 @click.argument("batch_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.pass_context
 def status(ctx: click.Context, batch_id: int, as_json: bool) -> None:
     """Progress of BATCH_ID: done / failed / pending and videos per second."""
-    from scheduler.report import UnknownBatch, batch_status
+    from scheduler.report import batch_status
 
-    settings = _settings(ctx)
-    try:
-        with session_scope(_sessions(settings)) as session:
-            st = batch_status(session, batch_id)
-    except UnknownBatch as exc:
-        raise click.ClickException(str(exc)) from exc
+    st = _read_batch(ctx, batch_status, batch_id)
     if as_json:
         click.echo(json.dumps(st.as_json()))
         return
@@ -134,14 +145,9 @@ def _pct(x: float | None) -> str:
 @click.pass_context
 def report(ctx: click.Context, batch_id: int, as_json: bool) -> None:
     """FAR, FRR, EER and counts of BATCH_ID against the labels its list carried."""
-    from scheduler.report import UnknownBatch, batch_report
+    from scheduler.report import batch_report
 
-    settings = _settings(ctx)
-    try:
-        with session_scope(_sessions(settings)) as session:
-            rep = batch_report(session, batch_id)
-    except UnknownBatch as exc:
-        raise click.ClickException(str(exc)) from exc
+    rep = _read_batch(ctx, batch_report, batch_id)
     if as_json:
         click.echo(json.dumps(rep.as_json()))
         return
@@ -163,13 +169,20 @@ def report(ctx: click.Context, batch_id: int, as_json: bool) -> None:
 @click.option("--min-score", type=float, default=None, help="only scores at or above this")
 @click.option("--limit", type=click.IntRange(1), default=None)
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
     show_default=True,
 )
 @click.pass_context
 def flagged(
     ctx: click.Context,
-    batch_id: int | None, since: str | None, min_score: float | None, limit: int | None, fmt: str
+    batch_id: int | None,
+    since: str | None,
+    min_score: float | None,
+    limit: int | None,
+    fmt: str,
 ) -> None:
     """List videos scored fake, highest score first."""
     from scheduler.report import UnknownBatch, iter_flagged, parse_since, write_flagged
@@ -190,8 +203,13 @@ def flagged(
 
 
 @click.command()
-@click.option("--concurrency", "-c", type=click.IntRange(1), default=None,
-              help="pool processes (default: DFSCAN_WORKERS, the number of cores)")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1),
+    default=None,
+    help="pool processes (default: DFSCAN_WORKERS, the number of cores)",
+)
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.option("--hostname", "-n", default=None, help="node name (default: dfscan-PID@host)")
 @click.pass_context

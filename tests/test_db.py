@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -12,25 +9,12 @@ from sqlalchemy.engine import Engine
 from common.db import (
     Scan,
     Video,
-    init_db,
-    make_engine,
     session_factory,
     session_scope,
     upsert_scan,
     upsert_video,
 )
 from common.types import ScanResult
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'dfscan.db'}")
-        init_db(eng)
-        yield eng
-        eng.dispose()
-    else:
-        yield request.getfixturevalue("pg_engine")
 
 
 def _count(engine: Engine, model: type) -> int:
@@ -56,12 +40,19 @@ def test_upsert_scan_replaces_in_place(engine: Engine) -> None:
     with session_scope(factory) as s:
         vid = upsert_video(s, "s3://bucket/a.mp4")
     first = ScanResult(
-        target="s3://bucket/a.mp4", error={"code": "unreachable", "message": "down"},
+        target="s3://bucket/a.mp4",
+        error={"code": "unreachable", "message": "down"},
         model_version="m1",
     )
     second = ScanResult(
-        target="s3://bucket/a.mp4", score=0.9, label="fake", frames_used=8, faces_found=8,
-        model_version="m1", families={"frequency": 0.5}, content_sha256="ab" * 32,
+        target="s3://bucket/a.mp4",
+        score=0.9,
+        label="fake",
+        frames_used=8,
+        faces_found=8,
+        model_version="m1",
+        families={"frequency": 0.5},
+        content_sha256="ab" * 32,
     )
     for result in (first, second, second):
         with session_scope(factory) as s:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from common.db import Scan, init_db, make_engine, session_factory, session_scope, upsert_scan
+from common.db import Scan, session_factory, session_scope, upsert_scan
 from common.settings import Settings
 from common.types import ScanResult
 from scheduler.commands_distributed import standalone
@@ -45,17 +44,6 @@ class Recorder:
         self.sent.append((name, list(args), options.get("queue")))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'dfscan.db'}")
-        init_db(eng)
-        yield eng
-        eng.dispose()
-    else:
-        yield request.getfixturevalue("pg_engine")
-
-
 def test_read_entries_all_formats(tmp_path: Path) -> None:
     settings = Settings()
     txt = tmp_path / "l.txt"
@@ -77,7 +65,12 @@ def test_read_entries_all_formats(tmp_path: Path) -> None:
 
 def test_normalize_label() -> None:
     assert [normalize_label(x) for x in ("fake", "1", "Real", 0, None, "")] == [
-        "fake", "fake", "real", "real", None, None,
+        "fake",
+        "fake",
+        "real",
+        "real",
+        None,
+        None,
     ]
     with pytest.raises(ValueError):
         normalize_label("unsure")
@@ -86,8 +79,14 @@ def test_normalize_label() -> None:
 def _submit(engine: Engine, entries: list[Entry], **kw: Any) -> tuple[Any, Recorder]:
     rec = Recorder()
     summary = submit(
-        entries, sessions=session_factory(engine), sender=rec, task_name="dfscan.scan_video",
-        model_version=MODEL, queue="dfscan", chunk_size=3, **kw,
+        entries,
+        sessions=session_factory(engine),
+        sender=rec,
+        task_name="dfscan.scan_video",
+        model_version=MODEL,
+        queue="dfscan",
+        chunk_size=3,
+        **kw,
     )
     return summary, rec
 
@@ -132,8 +131,9 @@ def _finish(engine: Engine, rec: Recorder, verdicts: dict[str, tuple[float, str]
     for _, (video_id, url, model), _ in rec.sent:
         v = verdicts[url]
         if isinstance(v, str):
-            result = ScanResult(target=url, model_version=model,
-                                error={"code": v, "message": "bad"})
+            result = ScanResult(
+                target=url, model_version=model, error={"code": v, "message": "bad"}
+            )
         else:
             result = ScanResult(target=url, model_version=model, score=v[0], label=v[1])
         with session_scope(sessions) as s:
@@ -179,8 +179,9 @@ def test_report_counts_rates_and_flagged(engine: Engine) -> None:
 
     runner = CliRunner()
     env = {"DFSCAN_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
-    out = runner.invoke(standalone, ["flagged", "--batch", str(summary.batch_id),
-                                     "--format", "json"], env=env)
+    out = runner.invoke(
+        standalone, ["flagged", "--batch", str(summary.batch_id), "--format", "json"], env=env
+    )
     assert out.exit_code == 0, out.output
     assert [r["video_id"] for r in json.loads(out.output)] == [r["video_id"] for r in rows]
     out = runner.invoke(standalone, ["report", str(summary.batch_id), "--json"], env=env)
@@ -192,8 +193,17 @@ def test_report_counts_rates_and_flagged(engine: Engine) -> None:
 
 
 def test_write_flagged_formats() -> None:
-    recs = [{"video_id": 1, "url": "u,1", "external_id": None, "score": 0.5, "truth": None,
-             "model_version": "m", "updated_at": "2026-01-01T00:00:00+00:00"}]
+    recs = [
+        {
+            "video_id": 1,
+            "url": "u,1",
+            "external_id": None,
+            "score": 0.5,
+            "truth": None,
+            "model_version": "m",
+            "updated_at": "2026-01-01T00:00:00+00:00",
+        }
+    ]
     buf = io.StringIO()
     assert write_flagged(iter(recs), buf, "csv") == 1
     assert list(csv.DictReader(io.StringIO(buf.getvalue())))[0]["url"] == "u,1"
