@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.errors import NoFace
+from common.errors import NoFace, ScanError
 from common.faces import FaceDetector, background_faces, make_detector, track_faces
 from common.features import FeatureFamily, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
-from common.media import open_media
+from common.media import LocalMedia, open_media
 from common.settings import Settings
 from common.types import Face, Frame
 
@@ -35,6 +35,8 @@ class ExtractConfig:
     region: str = "face"
     # "spread" | "segments" (common.frames.iter_frames); a model scans as it was trained.
     sampling: str = "spread"
+    # "detect" | "landmarks" (common.faces.track_faces); recorded in the bundle like sampling.
+    tracking: str = "detect"
 
 
 @dataclass(slots=True)
@@ -75,6 +77,21 @@ def faces_to_matrix(faces: Sequence[Face], cfg: ExtractConfig) -> np.ndarray:
     return np.stack([frame_vector(f.crop, f.mask, cfg.families) for f in faces])
 
 
+def _sample_faces(
+    media: LocalMedia,
+    cfg: ExtractConfig,
+    sampling: str,
+    limits: SampleLimits,
+    det: FaceDetector,
+    timer: _Timed,
+) -> tuple[list[Frame], list[Face]]:
+    frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits, sampling)))
+    t0 = time.perf_counter()
+    faces = track_faces(frames, det, cfg.crop_size, cfg.tracking)
+    timer.add("faces", time.perf_counter() - t0)
+    return frames, faces
+
+
 def extract(
     target: str,
     settings: Settings,
@@ -95,9 +112,17 @@ def extract(
     t0 = time.perf_counter()
     with open_media(target, settings) as media:
         timer.add("fetch", time.perf_counter() - t0)
-        frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits, cfg.sampling)))
+        frames, faces = _sample_faces(media, cfg, cfg.sampling, limits, det, timer)
+        if cfg.sampling != "spread" and media.kind == "video" and 2 * len(faces) < len(frames):
+            # Runs from keyframes may all fall where no face is (a title card, a clip with
+            # one keyframe and an intro): the spread sample then decides what is kept.
+            try:
+                spread = _sample_faces(media, cfg, "spread", limits, det, timer)
+            except ScanError:  # e.g. damage past the runs: keep what the runs gave
+                spread = frames, faces
+            if len(spread[1]) > len(faces):
+                frames, faces = spread
         t0 = time.perf_counter()
-        faces = track_faces(frames, det, cfg.crop_size)
         if cfg.region == "background":
             located = faces
             faces = background_faces(frames, located, cfg.crop_size)

@@ -31,6 +31,20 @@ DETECT_MAX_SIDE = 480
 TRACK_WINDOW = 2.2
 TRACK_FACE_PX = 112
 RETRY_MAX_SIDE = 960
+# Landmark following ("landmarks" tracking): between near-adjacent frames (at most
+# FOLLOW_MAX_GAP frames apart) the face is moved by re-fitting its landmarks from the previous
+# box instead of a detection pass; a detection runs again after FOLLOW_STEPS such frames, and
+# whenever the re-fit moves or rescales the face more than a face can in that time.
+TRACKING_MODES = ("detect", "landmarks")
+FOLLOW_MAX_GAP = 2
+FOLLOW_STEPS = 3
+FOLLOW_MAX_SHIFT = 0.25  # of the face's side
+FOLLOW_MAX_SCALE = 1.15
+# A followed face must still look like the last one: normalised correlation of the grey
+# thumbnails of the two face boxes (a cut to another shot measured 0.33 on the pristine clips,
+# real motion between near-adjacent frames 0.62 and up, median 0.99).
+FOLLOW_THUMB = 24
+FOLLOW_MIN_NCC = 0.5
 
 
 @dataclass(slots=True)
@@ -100,6 +114,16 @@ class DlibDetector:
             out.append(Detection(box, pts))
         return out
 
+    def landmarks_at(self, gray: np.ndarray, box: Box) -> np.ndarray | None:
+        """The 68 landmarks fitted from ``box`` (no detection pass), in ``gray``'s coordinates."""
+        if self._predictor is None:
+            return None
+        import dlib
+
+        rect = dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
+        shape = self._predictor(gray, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
 
 @lru_cache(maxsize=4)
 def make_detector(name: str) -> FaceDetector:
@@ -159,6 +183,71 @@ def detect_near(detector: FaceDetector, image: np.ndarray, previous: Box) -> lis
         return []
     gray = _gray(image[y0:y1, x0:x1])
     return _detect_scaled(detector, gray, TRACK_FACE_PX / side, (x0, y0))
+
+
+def _spread(points: np.ndarray) -> float:
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def crop_thumb(crop: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-norm FOLLOW_THUMB^2 grey thumbnail of the face box inside its crop."""
+    inner = int(round(crop.shape[0] / MARGIN))
+    off = (crop.shape[0] - inner) // 2
+    small = cv2.resize(
+        _gray(crop[off : off + inner, off : off + inner]),
+        (FOLLOW_THUMB, FOLLOW_THUMB),
+        interpolation=cv2.INTER_AREA,
+    )
+    t = small.astype(np.float32).ravel()
+    t -= t.mean()
+    return t / max(float(np.linalg.norm(t)), 1e-6)
+
+
+def follow_landmarks(
+    detector: FaceDetector, image: np.ndarray, previous: Detection
+) -> Detection | None:
+    """The previous face moved to this frame by re-fitting its landmarks, or None.
+
+    Kazemi & Sullivan's regression cascade (CVPR 2014) starts from a box and converges when
+    the face moved little since: ~1 ms against ~7 ms for a HOG pass in the tracking window.
+    It runs, like :func:`detect_near`, on a grey window scaled so the face is TRACK_FACE_PX
+    wide. The box follows the landmarks' centroid and spread. None (detect instead) when the
+    detector has no landmarks or the re-fit moved or rescaled the face more than a face
+    moves in a frame or two.
+    """
+    refit = getattr(detector, "landmarks_at", None)
+    if refit is None or previous.landmarks is None:
+        return None
+    box = previous.box
+    h, w = image.shape[:2]
+    side = max(box.w, box.h, 1)
+    # The predictor reads pixels in and just around the box: a window of twice its side.
+    x0, y0 = max(0, box.x - box.w // 2), max(0, box.y - box.h // 2)
+    x1, y1 = min(w, box.x + box.w + box.w // 2), min(h, box.y + box.h + box.h // 2)
+    if x1 - x0 < box.w // 2 or y1 - y0 < box.h // 2:
+        return None
+    k = TRACK_FACE_PX / side
+    gray = _gray(image[y0:y1, x0:x1])
+    if k < 1:
+        gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    else:
+        k = 1.0
+    lm = refit(gray, Box(box.x - x0, box.y - y0, box.w, box.h).scaled(k))
+    if lm is None:
+        return None
+    lm = lm / np.float32(k) + np.float32([x0, y0])
+    shift = lm.mean(axis=0) - previous.landmarks.mean(axis=0)
+    scale = _spread(lm) / max(_spread(previous.landmarks), 1e-6)
+    if np.hypot(*shift) > FOLLOW_MAX_SHIFT * side or not (
+        1 / FOLLOW_MAX_SCALE <= scale <= FOLLOW_MAX_SCALE
+    ):
+        return None
+    cx, cy = box.center
+    nw, nh = box.w * scale, box.h * scale
+    moved = Box(
+        int(round(cx + shift[0] - nw / 2)), int(round(cy + shift[1] - nh / 2)), int(nw), int(nh)
+    )
+    return Detection(moved, lm)
 
 
 def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | None:
@@ -231,29 +320,60 @@ def make_face(frame: Frame, det: Detection, size: int) -> Face:
     return Face(frame.index, det.box, crop, face_mask(size, box_c, lm), lm)
 
 
-def track_faces(frames: Sequence[Frame] | object, detector: FaceDetector, size: int) -> list[Face]:
+def _detect_main(
+    detector: FaceDetector, image: np.ndarray, previous: Box | None, retry: bool
+) -> Detection | None:
+    """Tracking window first, then the whole frame, then (if ``retry``) at RETRY_MAX_SIDE."""
+    det = None
+    if previous is not None:
+        det = pick_main(detect_near(detector, image, previous), previous)
+    if det is None:
+        det = pick_main(detect_faces(detector, image), previous)
+    if det is None and retry and max(image.shape[:2]) > DETECT_MAX_SIDE:
+        det = pick_main(detect_faces(detector, image, RETRY_MAX_SIDE), previous)
+    return det
+
+
+def track_faces(
+    frames: Sequence[Frame] | object, detector: FaceDetector, size: int, tracking: str = "detect"
+) -> list[Face]:
     """Main face of each frame that has one, following the same person across frames.
 
     The first face is found on the whole (downscaled) frame; later frames search a window
     around the previous face first (see :func:`detect_near`), and the whole frame only when
-    that misses.
+    that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
+    previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
+    FOLLOW_STEPS frames in a row.
     """
+    if tracking not in TRACKING_MODES:
+        raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKING_MODES)})")
     faces: list[Face] = []
-    previous: Box | None = None
+    last: Detection | None = None
+    last_index, followed = -(10**9), 0
     retries = 2  # larger full-frame retries that may still fail before giving up on them
     for frame in frames:  # type: ignore[attr-defined]
-        det = None
-        if previous is not None:
-            det = pick_main(detect_near(detector, frame.image, previous), previous)
-        if det is None:
-            det = pick_main(detect_faces(detector, frame.image), previous)
-        if det is None and retries > 0 and max(frame.image.shape[:2]) > DETECT_MAX_SIDE:
-            det = pick_main(detect_faces(detector, frame.image, RETRY_MAX_SIDE), previous)
-            retries -= det is None
-        if det is None:
-            continue
-        previous = det.box
-        faces.append(make_face(frame, det, size))
+        face = None
+        if (
+            tracking == "landmarks"
+            and last is not None
+            and followed < FOLLOW_STEPS
+            and 0 < frame.index - last_index <= FOLLOW_MAX_GAP
+        ):
+            det = follow_landmarks(detector, frame.image, last)
+            face = None if det is None else make_face(frame, det, size)
+            if face is not None and float(crop_thumb(face.crop) @ crop_thumb(faces[-1].crop)) < (
+                FOLLOW_MIN_NCC
+            ):
+                face = None  # the face no longer looks like the last one: a cut, detect
+        followed = followed + 1 if face is not None else 0
+        if face is None:
+            det = _detect_main(detector, frame.image, last.box if last else None, retries > 0)
+            if det is None:
+                retries -= max(frame.image.shape[:2]) > DETECT_MAX_SIDE
+                continue
+            face = make_face(frame, det, size)
+        last, last_index = det, frame.index
+        faces.append(face)
     return faces
 
 

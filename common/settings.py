@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # frames each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
     # A model bundle that records its sampling overrides this.
     sampling: str = Field(default="spread", pattern="^(spread|segments)$")
+    # "detect": a face detection on every sampled frame. "landmarks": between near-adjacent
+    # frames the face follows its re-fitted landmarks (common.faces.follow_landmarks). A model
+    # bundle that records its tracking overrides this.
+    tracking: str = Field(default="detect", pattern="^(detect|landmarks)$")
 
     # Limits on hostile or oversized input.
     max_bytes: int = Field(default=2 * 1024**3, ge=1)

@@ -448,6 +448,11 @@ def write_report(metrics: dict[str, Any], path: Path) -> None:
         + (" + temporal" if meta["temporal"] else "")
         + f"; detector {meta['detector']}; {meta['frames']} frames per video"
         + (f", {meta['sampling']} sampling" if meta.get("sampling", "spread") != "spread" else "")
+        + (
+            f", faces tracked by {meta['tracking']}"
+            if meta.get("tracking", "detect") != "detect"
+            else ""
+        )
         + ")",
         f"- Manifests: {', '.join(meta['manifests']) or '-'}"
         + (f"; split `{meta['split']}`" if meta.get("split") else ""),
@@ -559,7 +564,15 @@ def evaluate(
     crop = int(bundle.meta.get("crop_size", settings.crop_size))
     frames = int(opt.frames or bundle.meta.get("frames_per_video", settings.frames_per_video))
     sampling = str(bundle.meta.get("sampling", settings.sampling))
-    kw = dict(detector=detector, crop_size=crop, frames=frames, sampling=sampling, cache=opt.cache)
+    tracking = str(bundle.meta.get("tracking", settings.tracking))
+    kw = dict(
+        detector=detector,
+        crop_size=crop,
+        frames=frames,
+        sampling=sampling,
+        tracking=tracking,
+        cache=opt.cache,
+    )
     opt.out.mkdir(parents=True, exist_ok=True)
     acc = _Acc()
     face_rows: list[Featurized] = []  # kept only when the control needs them (small matrices)
@@ -626,6 +639,7 @@ def evaluate(
         "crop_size": crop,
         "frames": frames,
         "sampling": sampling,
+        "tracking": tracking,
         "manifests": [str(m) for m in manifests],
         "split": opt.split,
         "n_items": len(items),

@@ -95,6 +95,9 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
     if cfg.sampling != "spread" and _may_be_video(target):
         # Likewise; frame folders and images are always spread, so their keys are shared.
         key["sampling"] = cfg.sampling
+        key["spread_fallback"] = 1  # common.extract: too few faces in the runs -> spread
+    if cfg.tracking != "detect":
+        key["tracking"] = cfg.tracking
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -140,6 +143,7 @@ def featurize(
     augment: int = 0,
     region: str = "face",
     sampling: str = "spread",
+    tracking: str = "detect",
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
@@ -150,7 +154,7 @@ def featurize(
     only from items labelled real. ``augment`` adds that many degraded copies of each real
     item (label real, method "degraded") and, with a blend seed, of its pseudo-fake.
     """
-    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region, sampling)
+    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region, sampling, tracking)
     jobs = [(it, recipe) for it in items for recipe in _recipes(it, self_blend_seed, augment)]
     results = list(_run(jobs, settings, cfg, cache, workers, progress))
     for r in results:

@@ -34,6 +34,7 @@ class TrainOptions:
     crop_size: int = 128
     frames: int = 16
     sampling: str = "spread"  # common.frames: "spread" | "segments"
+    tracking: str = "detect"  # common.faces: "detect" | "landmarks"
     seed: int = 0
     cache: Path | None = None
     workers: int = 1
@@ -62,6 +63,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         crop_size=opt.crop_size,
         frames=opt.frames,
         sampling=opt.sampling,
+        tracking=opt.tracking,
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
@@ -102,6 +104,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         "frames_per_video": opt.frames,
         # Recorded only when not the default, so spread bundles stay as they were.
         **({"sampling": opt.sampling} if opt.sampling != "spread" else {}),
+        **({"tracking": opt.tracking} if opt.tracking != "detect" else {}),
         "threshold": res.threshold,
         "threshold_rule": res.threshold_rule,
         "threshold_set_on": (
@@ -149,7 +152,8 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         f"- Families: {', '.join(card['families'])}" + (" + temporal" if card["temporal"] else ""),
         f"- Face detector: {card['detector']}; crop {card['crop_size']} px; "
         f"{card['frames_per_video']} frames per video"
-        + (f" ({card['sampling']} sampling)" if card.get("sampling") else ""),
+        + (f" ({card['sampling']} sampling)" if card.get("sampling") else "")
+        + (f"; faces tracked by {card['tracking']}" if card.get("tracking") else ""),
         f"- Classifier: StandardScaler + SVC {card['params']}",
         f"- Cross-validated AUC (grouped by identity): {card['cv_auc']:.3f}; out-of-fold EER "
         f"{card['oof']['eer']:.3f}",

@@ -88,6 +88,11 @@ def _public(r: ScanResult) -> dict[str, object]:
     type=click.Choice(["spread", "segments"]),
     help="Frame sampling (default: the model's, else spread).",
 )
+@click.option(
+    "--tracking",
+    type=click.Choice(["detect", "landmarks"]),
+    help="Face tracking (default: the model's, else detect).",
+)
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.option(
@@ -105,6 +110,7 @@ def scan(
     as_json: bool,
     frames: int | None,
     sampling: str | None,
+    tracking: str | None,
     model_path: Path | None,
     workers: int | None,
     threshold: float | None,
@@ -124,6 +130,7 @@ def scan(
         ctx,
         frames_per_video=frames,
         sampling=sampling,
+        tracking=tracking,
         model_path=model_path,
         workers=workers,
         threshold=threshold,
@@ -209,6 +216,13 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     show_default=True,
     help="Frame sampling; recorded in the bundle, which then scans the same way.",
 )
+@click.option(
+    "--tracking",
+    type=click.Choice(["detect", "landmarks"]),
+    default="detect",
+    show_default=True,
+    help="Face tracking between near-adjacent frames; recorded in the bundle like sampling.",
+)
 @click.option("--detector", type=click.Choice(["dlib", "haar"]), default="dlib", show_default=True)
 @click.option(
     "--cache",
@@ -235,6 +249,7 @@ def train(
     dev_split: str,
     frames: int,
     sampling: str,
+    tracking: str,
     detector: str,
     cache: Path,
     seed: int,
@@ -258,6 +273,7 @@ def train(
         detector=detector,
         frames=frames,
         sampling=sampling,
+        tracking=tracking,
         seed=seed,
         cache=cache,
         workers=settings.workers,

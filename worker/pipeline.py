@@ -26,6 +26,7 @@ def config_for(bundle: ModelBundle, settings: Settings) -> ExtractConfig:
         crop_size=int(bundle.meta.get("crop_size", settings.crop_size)),
         frames=settings.frames_per_video,
         sampling=str(bundle.meta.get("sampling", settings.sampling)),
+        tracking=str(bundle.meta.get("tracking", settings.tracking)),
     )
 
 

@@ -174,7 +174,7 @@ class Bench:
 
         cfg = self.scanner.cfg
         frames = list(iter_video(path, cfg.frames, SampleLimits(), cfg.sampling))
-        faces = track_faces(frames, make_detector(cfg.detector), cfg.crop_size)
+        faces = track_faces(frames, make_detector(cfg.detector), cfg.crop_size, cfg.tracking)
         by_index = {f.index: f for f in frames}
         from scheduler.bench.peer import INPUT_SIZE
 
@@ -402,6 +402,7 @@ def run_bench(
                 setup_s={"wall": bench.setup.wall, "cpu": bench.setup.cpu},
                 frames_per_video=bench.scanner.cfg.frames,
                 sampling=bench.scanner.cfg.sampling,
+                tracking=bench.scanner.cfg.tracking,
                 decode_strategy="pyav keyframe seek + skip_frame=NONREF (common.frames)"
                 + (", runs from keyframes" if bench.scanner.cfg.sampling == "segments" else ""),
                 peer=(
@@ -494,6 +495,11 @@ def register(main: click.Group) -> None:
         type=click.Choice(["spread", "segments"]),
         help="Frame sampling (default: the model's, else settings).",
     )
+    @click.option(
+        "--tracking",
+        type=click.Choice(["detect", "landmarks"]),
+        help="Face tracking (default: the model's, else settings).",
+    )
     @click.pass_context
     def bench(
         ctx: click.Context,
@@ -506,13 +512,19 @@ def register(main: click.Group) -> None:
         scaling_rounds: int,
         model_path: Path | None,
         sampling: str | None,
+        tracking: str | None,
     ) -> None:
         """Speed of the scan: stages, decode-only floor, real-time factor, CNN peer.
 
         With no VIDEO it generates a 720p H.264 corpus in a temporary folder.
         """
         base: Settings = ctx.obj["settings"]
-        update = {"frames_per_video": frames, "model_path": model_path, "sampling": sampling}
+        update = {
+            "frames_per_video": frames,
+            "model_path": model_path,
+            "sampling": sampling,
+            "tracking": tracking,
+        }
         settings = base.model_copy(update={k: v for k, v in update.items() if v is not None})
         workers = [int(w) for w in scaling_workers.split(",") if w.strip()]
         say = (lambda m: click.echo(m, err=True)) if not as_json else None

@@ -1,0 +1,158 @@
+"""Landmark tracking between near-adjacent frames, and the segments sampling's spread fallback."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _media import face_frames, gradient_bgr, no_face_bgr
+
+from common import faces as faces_mod
+from common.extract import ExtractConfig, extract
+from common.faces import FOLLOW_STEPS, Detection, make_detector, track_faces
+from common.features import FAMILIES, FAMILY_NAMES
+from common.frames import SampleLimits, iter_video
+from common.settings import Settings
+from common.types import Box, Frame
+from models.bundle import ModelBundle
+from models.featurize import Recipe, cache_key
+from worker.pipeline import config_for
+
+
+class Counting:
+    """A detector proxy that counts detection passes and landmark re-fits."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.name = inner, inner.name  # type: ignore[attr-defined]
+        self.detects = self.refits = 0
+        if hasattr(inner, "landmarks_at"):
+            self.landmarks_at = self._landmarks_at
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        self.detects += 1
+        return self.inner.detect(gray)  # type: ignore[attr-defined]
+
+    def _landmarks_at(self, gray: np.ndarray, box: Box) -> np.ndarray | None:
+        self.refits += 1
+        return self.inner.landmarks_at(gray, box)  # type: ignore[attr-defined]
+
+
+def iou(a: Box, b: Box) -> float:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return inter / (a.area + b.area - inter)
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[Frame]:
+    return [Frame(i, i / 25, img) for i, img in enumerate(face_frames(12))]
+
+
+def test_landmarks_tracking_detects_less_and_keeps_the_face(clip: list[Frame]) -> None:
+    plain, follow = Counting(make_detector("dlib")), Counting(make_detector("dlib"))
+    by_detection = track_faces(clip, plain, 128)
+    by_landmarks = track_faces(clip, follow, 128, "landmarks")
+    assert [f.frame_index for f in by_landmarks] == list(range(12))
+    assert [f.frame_index for f in by_detection] == list(range(12))
+    assert plain.detects >= 12 and plain.refits == 0
+    # One detection, then FOLLOW_STEPS re-fits, then a detection again ...
+    assert follow.detects == len(range(0, 12, FOLLOW_STEPS + 1))
+    assert follow.refits == 12 - follow.detects
+    for a, b in zip(by_detection, by_landmarks, strict=True):
+        assert iou(a.box, b.box) > 0.6, (a.frame_index, a.box, b.box)
+        assert b.landmarks is not None and b.mask.sum() > 0.2 * b.mask.size
+
+
+def test_landmarks_tracking_is_plain_detection_across_gaps(clip: list[Frame]) -> None:
+    # Spread samples are many frames apart: nothing to follow, so nothing may change.
+    sparse = [Frame(f.index * 10, f.time_s, f.image) for f in clip[::3]]
+    a = track_faces(sparse, make_detector("dlib"), 96)
+    b = track_faces(sparse, make_detector("dlib"), 96, "landmarks")
+    assert [f.box for f in a] == [f.box for f in b]
+    assert all(np.array_equal(x.crop, y.crop) for x, y in zip(a, b, strict=True))
+
+
+def test_haar_has_no_landmarks_to_follow(clip: list[Frame]) -> None:
+    a = track_faces(clip[:5], make_detector("haar"), 96)
+    b = track_faces(clip[:5], make_detector("haar"), 96, "landmarks")
+    assert len(a) == 5 and [f.box for f in a] == [f.box for f in b]
+
+
+def test_a_cut_is_not_followed(clip: list[Frame], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frame 2 cuts to a picture with no face: the landmarks still fit something plausible
+    # where the face was, but it no longer looks like the face, and HOG finds no face.
+    h, w = clip[0].image.shape[:2]
+    for cut in (gradient_bgr(w, h), np.ascontiguousarray(no_face_bgr()[:h, :w])):
+        frames = [clip[0], clip[1], Frame(2, 0.08, cut), clip[3]]
+        got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
+        assert [f.frame_index for f in got] == [0, 1, 3]
+    # The appearance check is what rejects the cut: without it, the cut is "followed".
+    monkeypatch.setattr(faces_mod, "FOLLOW_MIN_NCC", -2.0)
+    got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
+    assert [f.frame_index for f in got] == [0, 1, 2, 3]
+
+
+def test_unknown_tracking_is_refused(clip: list[Frame]) -> None:
+    with pytest.raises(ValueError, match="tracking"):
+        track_faces(clip[:1], make_detector("dlib"), 96, "optical-flow")
+
+
+def test_tracking_in_cache_key_and_bundle(tmp_path: Path) -> None:
+    target = str(tmp_path / "x.mp4")
+    plain, follow = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, tracking="landmarks")
+    assert cache_key(target, plain, Recipe()) != cache_key(target, follow, Recipe())
+    meta = {"families": list(FAMILY_NAMES), "temporal": True, "threshold": 0.5}
+    assert config_for(ModelBundle(None, meta), Settings()).tracking == "detect"
+    assert config_for(ModelBundle(None, meta), Settings(tracking="landmarks")).tracking == (
+        "landmarks"
+    )
+    both = {**meta, "tracking": "landmarks"}
+    assert config_for(ModelBundle(None, both), Settings(tracking="detect")).tracking == (
+        "landmarks"
+    )
+
+
+def write_one_keyframe_video(path: Path, frames: list[np.ndarray]) -> Path:
+    """H.264 with a single keyframe (no scene-cut keyframes), as many phone clips are."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {
+            "crf": "20",
+            "preset": "veryfast",
+            "x264-params": "keyint=1000:min-keyint=1000:scenecut=0",
+        }
+        for img in frames:
+            for pk in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                container.mux(pk)
+        for pk in stream.encode():
+            container.mux(pk)
+    return path
+
+
+def test_segments_fall_back_to_spread_when_the_runs_miss_the_face(tmp_path: Path) -> None:
+    # A 24-frame title card, then the face: the one run from the only keyframe sees no face.
+    intro = [gradient_bgr(640, 480)] * 24
+    clip = write_one_keyframe_video(tmp_path / "intro.mp4", intro + face_frames(40))
+    runs = list(iter_video(clip, 8, SampleLimits(), "segments"))
+    assert [f.index for f in runs] == list(range(8))
+    assert track_faces(runs, make_detector("dlib"), 128) == []
+    cfg = ExtractConfig(FAMILIES, frames=8, sampling="segments", tracking="landmarks")
+    ex = extract(str(clip), Settings(), cfg)
+    assert ex.faces_found >= 5  # spread samples from frame 24 on show the face
+
+
+def test_segments_keep_their_runs_when_the_face_is_there(tmp_path: Path) -> None:
+    clip = write_one_keyframe_video(tmp_path / "face.mp4", face_frames(40))
+    cfg = ExtractConfig(FAMILIES, frames=8, sampling="segments", tracking="landmarks")
+    ex = extract(str(clip), Settings(), cfg)
+    assert ex.faces_found == 8
+    spread = extract(str(clip), Settings(), ExtractConfig(FAMILIES, frames=8))
+    # Runs and spread samples are different frames, hence different measures.
+    assert not np.allclose(ex.frame_matrix, spread.frame_matrix)
