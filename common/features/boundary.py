@@ -15,60 +15,105 @@ import cv2
 import numpy as np
 
 from common.features.regions import (
+    BAND_IN,
+    BAND_OUT,
+    INNER,
+    OUTER,
     check_inputs,
     last_input_memo,
-    masked_mean,
-    masked_std,
     regions,
     safe_log_ratio,
+    segment_sums,
+    union_means,
 )
 
 LENGTH = 13
 
 
+# The regions the measures are averaged over, as unions of segments.
+IN, BAND, OUT, IN_OUT = (INNER,), (BAND_IN, BAND_OUT), (OUTER,), (INNER, OUTER)
+
+
 @last_input_memo
-def _contour_normal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _band_normal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seam orientation: an edge running along the mask contour has its gradient parallel to
-    the mask's own gradient (the contour normal). Depends on the mask only: shared per mask."""
+    the mask's own gradient (the contour normal). Depends on the mask only: shared per mask.
+
+    The flat indices of the band's pixels, and (3, band pixels): the normal's x and y
+    components and its norm there, the only place it is used.
+    """
     soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(1.0, mask.shape[0] / 64))
     mx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
     my = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
     mnorm = cv2.magnitude(mx, my) + 1e-6
-    return mx, my, mnorm
+    reg = regions(mask)
+    band = reg.index[reg.counts[INNER] : reg.counts[INNER] + reg.counts[BAND_IN:OUTER].sum()]
+    return band, np.stack([m.ravel().take(band) for m in (mx, my, mnorm)])
+
+
+def _mean32(sums: np.ndarray, n: int) -> np.ndarray:
+    """The float32 mean ``np.mean`` gives for integer-valued float32 pixels: their sum is
+    exact in either precision, so only the final float32 division remains to be matched."""
+    return np.float32(np.rint(sums)) / np.float32(n) if n else np.zeros(len(sums))
+
+
+def _std(sums: np.ndarray, sq_sums: np.ndarray, n: int) -> np.ndarray:
+    """Population standard deviation of integer pixels from their sums (0 below 2 pixels).
+
+    The Lab channels are integers, so sum and sum of squares are exact in float64 and
+    n * sum(x^2) - sum(x)^2 loses nothing to cancellation.
+    """
+    if n < 2:
+        return np.zeros(len(sums))
+    return np.sqrt(np.maximum(n * sq_sums - sums * sums, 0.0)) / n
 
 
 def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(13,) float32 inner/band/outer contrasts of sharpness, noise, colour and seam edges."""
     check_inputs(crop, mask)
     reg = regions(mask)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
-    gray = lab[..., 0] / 255.0
-    lap = np.abs(cv2.Laplacian(gray, cv2.CV_32F))
-    resid = np.abs(gray - cv2.medianBlur((gray * 255).astype(np.uint8), 3).astype(np.float32) / 255)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    lum = np.ascontiguousarray(lab[..., 0])
+    gray = lum.astype(np.float32) / 255.0
+    lap = cv2.Laplacian(gray, cv2.CV_32F)
+    # uint8(gray * 255) is lum again for all 256 levels: filter lum itself.
+    med = cv2.medianBlur(lum, 3)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     gmag = cv2.magnitude(gx, gy)
 
-    mx, my, mnorm = _contour_normal(mask)
-    along = np.abs(gx * mx + gy * my) / mnorm  # gradient component normal to the contour
+    # Per-pixel measures (computed as before, in float32) only at the regions' pixels, then
+    # every mean is a sum over segments: one gather per map and one reduction for them all.
+    idx = reg.index
+    px = np.empty((8, idx.size))
+    np.abs(lap.ravel().take(idx), out=px[0])
+    np.abs(gray.ravel().take(idx) - med.ravel().take(idx).astype(np.float32) / 255, out=px[1])
+    px[2] = gmag.ravel().take(idx)
+    px[3:6] = lab.reshape(-1, 3).take(idx, axis=0).T
+    np.multiply(px[4:6], px[4:6], out=px[6:8])  # a^2, b^2: integers, exact
+    sums = segment_sums(px, reg)
+    (lap_i, lap_b, lap_o), (res_i, res_b, res_o) = union_means(sums[:2], reg, (IN, BAND, OUT))
+    gm_i, gm_b, gm_o, gm_io = union_means(sums[2:3], reg, (IN, BAND, OUT, IN_OUT))[0]
 
-    i, b, o = reg.inner, reg.band, reg.outer
-    sharp_io = safe_log_ratio(masked_mean(lap, i), masked_mean(lap, o))
-    sharp_bo = safe_log_ratio(masked_mean(lap, b), masked_mean(lap, o))
-    sharp_bi = safe_log_ratio(masked_mean(lap, b), masked_mean(lap, i))
-    noise_io = safe_log_ratio(masked_mean(resid, i), masked_mean(resid, o))
-    noise_bo = safe_log_ratio(masked_mean(resid, b), masked_mean(resid, o))
-    seam = safe_log_ratio(masked_mean(along, b), masked_mean(gmag, i | o))
-    seam_frac = masked_mean(along, b) / (masked_mean(gmag, b) + 1e-6)
+    # The gradient component normal to the contour, on the band only (where it is used).
+    band, (mx, my, mnorm) = _band_normal(mask)
+    along = np.abs(gx.ravel().take(band) * mx + gy.ravel().take(band) * my) / mnorm
+    along_b = float(along.sum(dtype=np.float64) / along.size) if along.size else 0.0
+
+    sharp_io = safe_log_ratio(lap_i, lap_o)
+    sharp_bo = safe_log_ratio(lap_b, lap_o)
+    sharp_bi = safe_log_ratio(lap_b, lap_i)
+    noise_io = safe_log_ratio(res_i, res_o)
+    noise_bo = safe_log_ratio(res_b, res_o)
+    seam = safe_log_ratio(along_b, gm_io)
+    seam_frac = along_b / (gm_b + 1e-6)
 
     # Colour just inside vs just outside the contour (the band split by the mask).
-    inside_b = b & reg.face
-    outside_b = b & ~reg.face
-    dcol = [
-        (masked_mean(lab[..., c], inside_b) - masked_mean(lab[..., c], outside_b)) / 32.0
-        for c in range(3)
-    ]
-    stdr = [safe_log_ratio(masked_std(lab[..., c], i), masked_std(lab[..., c], o)) for c in (1, 2)]
-    grad_io = safe_log_ratio(masked_mean(gmag, i), masked_mean(gmag, o))
-    out = [sharp_io, sharp_bo, sharp_bi, noise_io, noise_bo, seam, seam_frac, *dcol, *stdr, grad_io]
-    return np.asarray(out, dtype=np.float32)
+    c = reg.counts
+    dcol = _mean32(sums[3:6, BAND_IN], c[BAND_IN]) - _mean32(sums[3:6, BAND_OUT], c[BAND_OUT])
+    std_i = _std(sums[4:6, INNER], sums[6:8, INNER], c[INNER])
+    std_o = _std(sums[4:6, OUTER], sums[6:8, OUTER], c[OUTER])
+    stdr = [safe_log_ratio(float(a), float(z)) for a, z in zip(std_i, std_o, strict=True)]
+    grad_io = safe_log_ratio(gm_i, gm_o)
+    out = [sharp_io, sharp_bo, sharp_bi, noise_io, noise_bo, seam, seam_frac]
+    return np.asarray([*out, *(dcol / 32.0), *stdr, grad_io], dtype=np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 import cv2
@@ -67,12 +68,27 @@ def gray32(crop: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Regions:
-    """Boolean masks over the crop."""
+    """Boolean masks over the crop, and the same pixels gathered for per-region sums.
+
+    ``index`` lists the flat pixel indices of the segments INNER, BAND_IN (band inside the
+    mask), BAND_OUT (band outside it) and OUTER, in that order, ``counts`` their sizes. The
+    segments are disjoint (the inner face is eroded past the band, the outer ring dilated
+    past it), so every region a family measures is one segment or a union of adjacent ones,
+    and a family takes its per-pixel measures at ``index`` once and sums them per segment
+    (:func:`segment_sums`) instead of indexing every measure with every mask.
+    """
 
     inner: np.ndarray
     band: np.ndarray
     outer: np.ndarray
     face: np.ndarray
+    index: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray  # start of each non-empty segment in ``index`` (for reduceat)
+    nonempty: np.ndarray
+
+
+SEGMENTS = (INNER, BAND_IN, BAND_OUT, OUTER) = range(4)
 
 
 def _kernel(radius: int) -> np.ndarray:
@@ -87,7 +103,48 @@ def regions(mask: np.ndarray) -> Regions:
     inner = cv2.erode(m, _kernel(2 * k))
     band = cv2.dilate(m, _kernel(k)) - cv2.erode(m, _kernel(k))
     outer = cv2.dilate(m, _kernel(4 * k)) - cv2.dilate(m, _kernel(2 * k))
-    return Regions(*(_frozen(r > 0) for r in (inner, band, outer, m)))
+    inner, band, outer, face = (_frozen(r > 0) for r in (inner, band, outer, m))
+    segments = [inner, band & face, band & ~face, outer]
+    index = np.concatenate([np.flatnonzero(s) for s in segments])
+    counts = np.array([np.count_nonzero(s) for s in segments])
+    nonempty = counts > 0
+    starts = (np.cumsum(counts) - counts)[nonempty]
+    return Regions(
+        inner, band, outer, face, *(_frozen(a) for a in (index, counts, starts, nonempty))
+    )
+
+
+def gather(x: np.ndarray, reg: Regions) -> np.ndarray:
+    """The values of a per-pixel map (H, W) or stack of maps (K, H, W) at ``reg.index``."""
+    return x.reshape(*x.shape[:-2], -1).take(reg.index, axis=-1)
+
+
+def segment_sums(values: np.ndarray, reg: Regions) -> np.ndarray:
+    """(K, 4) float64 sums over each segment of gathered values (K, N); 0 for an empty one.
+
+    Accumulated in float64 (sequentially), so the sums are at least as exact as the float32
+    pairwise sums of ``np.mean`` on the masked pixels that they replace.
+    """
+    values = np.atleast_2d(values)
+    out = np.zeros((values.shape[0], len(reg.counts)))
+    if reg.starts.size:
+        out[:, reg.nonempty] = np.add.reduceat(values, reg.starts, axis=1, dtype=np.float64)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _union_matrix(unions: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    m = np.zeros((len(SEGMENTS), len(unions)))
+    for j, u in enumerate(unions):
+        m[list(u), j] = 1.0
+    return m
+
+
+def union_means(sums: np.ndarray, reg: Regions, unions: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """(K, len(unions)) means over unions of segments from :func:`segment_sums` (0 if empty)."""
+    m = _union_matrix(unions)
+    n = reg.counts @ m
+    return np.divide(sums @ m, n, out=np.zeros((len(sums), len(unions))), where=n > 0)
 
 
 def safe_log_ratio(a: float, b: float, eps: float = 1e-6) -> float:
