@@ -24,6 +24,7 @@ from common.features.regions import (
     regions,
     safe_log_ratio,
     segment_sums,
+    span,
     union_means,
 )
 
@@ -47,7 +48,7 @@ def _band_normal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     my = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
     mnorm = cv2.magnitude(mx, my) + 1e-6
     reg = regions(mask)
-    band = reg.index[reg.counts[INNER] : reg.counts[INNER] + reg.counts[BAND_IN:OUTER].sum()]
+    band = span(reg, BAND_IN, BAND_OUT)
     return band, np.stack([m.ravel().take(band) for m in (mx, my, mnorm)])
 
 

@@ -13,37 +13,69 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.features.regions import check_inputs, gray32, regions, safe_log_ratio
+from common.features.regions import (
+    INNER,
+    OUTER,
+    Regions,
+    check_inputs,
+    gray32,
+    regions,
+    safe_log_ratio,
+    segment_sums,
+    span,
+)
 
 MEASURES = ("mse", "ad", "nae", "md", "sc", "nxc", "lmse", "gme")
 
 
-def _measures(
-    img: np.ndarray,
-    blur: np.ndarray,
-    lap: np.ndarray,
-    lap_b: np.ndarray,
-    grad: np.ndarray,
-    grad_b: np.ndarray,
-    where: np.ndarray,
-) -> list[float]:
-    if not where.any():
-        return [0.0] * len(MEASURES)
-    a, b = img[where], blur[where]
+def _measures(maps: np.ndarray, reg: Regions) -> np.ndarray:
+    """(2, len(MEASURES)): the measures on the inner face and on the outer ring (0 if empty).
+
+    ``maps`` (6, N): img, blur, lap, lap_b, grad, grad_b at ``span(reg, INNER, OUTER)``. The
+    per-pixel terms are the float32 ones as ever; their sums over each region come from one
+    float64 reduction instead of a masked float32 mean per term and region.
+    """
+    a, b, la, lb, ga, gb = maps
     d = a - b
+    ad = np.abs(d)
+    terms = np.empty((9, a.size), np.float32)
+    np.multiply(d, d, out=terms[0])
+    terms[1] = ad
+    terms[2] = a  # |a| = a: grey levels are >= 0
+    np.multiply(a, a, out=terms[3])
+    np.multiply(b, b, out=terms[4])
+    np.multiply(a, b, out=terms[5])
+    np.square(la - lb, out=terms[6])
+    np.multiply(la, la, out=terms[7])
+    np.square(ga - gb, out=terms[8])
+    d2, sad, sa, a2, b2, ab, dl2, l2, dg2 = segment_sums(terms, reg, INNER, OUTER)
+    counts = reg.counts[INNER : OUTER + 1]
+    n = np.maximum(counts, 1)
     eps = 1e-6
-    la, lb = lap[where], lap_b[where]
-    ga, gb = grad[where], grad_b[where]
-    return [
-        float(np.mean(d * d)),  # mean squared error
-        float(np.mean(np.abs(d))),  # average (absolute) difference
-        float(np.sum(np.abs(d)) / (np.sum(np.abs(a)) + eps)),  # normalized absolute error
-        float(np.max(np.abs(d))),  # maximum difference
-        float(np.sum(a * a) / (np.sum(b * b) + eps)),  # structural content
-        float(np.sum(a * b) / (np.sum(a * a) + eps)),  # normalized cross-correlation
-        float(np.mean((la - lb) ** 2) / (np.mean(la * la) + eps)),  # Laplacian MSE
-        float(np.mean((ga - gb) ** 2)),  # gradient magnitude error
-    ]
+    out = np.zeros((len(counts), len(MEASURES)))
+    for j, v in enumerate(
+        [
+            d2 / n,  # mean squared error
+            sad / n,  # average (absolute) difference
+            sad / (sa + eps),  # normalized absolute error
+            _region_max(ad, counts),  # maximum difference
+            a2 / (b2 + eps),  # structural content
+            ab / (a2 + eps),  # normalized cross-correlation
+            (dl2 / n) / (l2 / n + eps),  # Laplacian MSE
+            dg2 / n,  # gradient magnitude error
+        ]
+    ):
+        out[:, j] = v
+    out[counts == 0] = 0.0
+    return out
+
+
+def _region_max(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts))
+    full = counts > 0
+    if full.any():
+        out[full] = np.maximum.reduceat(x, (np.cumsum(counts) - counts)[full])
+    return out
 
 
 def _grad(img: np.ndarray) -> np.ndarray:
@@ -60,8 +92,9 @@ def iqm_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lap, lap_b = cv2.Laplacian(img, cv2.CV_32F), cv2.Laplacian(blur, cv2.CV_32F)
     grad, grad_b = _grad(img), _grad(blur)
     reg = regions(mask)
-    inner = _measures(img, blur, lap, lap_b, grad, grad_b, reg.inner)
-    outer = _measures(img, blur, lap, lap_b, grad, grad_b, reg.outer)
+    idx = span(reg, INNER, OUTER)
+    maps = np.stack([m.ravel().take(idx) for m in (img, blur, lap, lap_b, grad, grad_b)])
+    inner, outer = _measures(maps, reg)
     logged = [float(np.log(abs(v) + 1e-6)) for v in inner]
     ratios = [safe_log_ratio(abs(i), abs(o)) for i, o in zip(inner, outer, strict=True)]
     return np.asarray(logged + ratios, dtype=np.float32)

@@ -70,8 +70,8 @@ def gray32(crop: np.ndarray) -> np.ndarray:
 class Regions:
     """Boolean masks over the crop, and the same pixels gathered for per-region sums.
 
-    ``index`` lists the flat pixel indices of the segments INNER, BAND_IN (band inside the
-    mask), BAND_OUT (band outside it) and OUTER, in that order, ``counts`` their sizes. The
+    ``index`` lists the flat pixel indices of the segments BAND_IN (band inside the mask),
+    BAND_OUT (band outside it), INNER and OUTER, in that order, ``counts`` their sizes. The
     segments are disjoint (the inner face is eroded past the band, the outer ring dilated
     past it), so every region a family measures is one segment or a union of adjacent ones,
     and a family takes its per-pixel measures at ``index`` once and sums them per segment
@@ -84,11 +84,10 @@ class Regions:
     face: np.ndarray
     index: np.ndarray
     counts: np.ndarray
-    starts: np.ndarray  # start of each non-empty segment in ``index`` (for reduceat)
-    nonempty: np.ndarray
 
 
-SEGMENTS = (INNER, BAND_IN, BAND_OUT, OUTER) = range(4)
+# In this order the band, and the inner face with the outer ring, are each adjacent.
+SEGMENTS = (BAND_IN, BAND_OUT, INNER, OUTER) = range(4)
 
 
 def _kernel(radius: int) -> np.ndarray:
@@ -104,31 +103,34 @@ def regions(mask: np.ndarray) -> Regions:
     band = cv2.dilate(m, _kernel(k)) - cv2.erode(m, _kernel(k))
     outer = cv2.dilate(m, _kernel(4 * k)) - cv2.dilate(m, _kernel(2 * k))
     inner, band, outer, face = (_frozen(r > 0) for r in (inner, band, outer, m))
-    segments = [inner, band & face, band & ~face, outer]
+    segments = [band & face, band & ~face, inner, outer]
     index = np.concatenate([np.flatnonzero(s) for s in segments])
     counts = np.array([np.count_nonzero(s) for s in segments])
-    nonempty = counts > 0
-    starts = (np.cumsum(counts) - counts)[nonempty]
-    return Regions(
-        inner, band, outer, face, *(_frozen(a) for a in (index, counts, starts, nonempty))
-    )
+    return Regions(inner, band, outer, face, _frozen(index), _frozen(counts))
 
 
-def gather(x: np.ndarray, reg: Regions) -> np.ndarray:
-    """The values of a per-pixel map (H, W) or stack of maps (K, H, W) at ``reg.index``."""
-    return x.reshape(*x.shape[:-2], -1).take(reg.index, axis=-1)
+def span(reg: Regions, first: int, last: int) -> np.ndarray:
+    """Flat indices of the pixels of the adjacent segments ``first`` to ``last``."""
+    lo = int(reg.counts[:first].sum())
+    return reg.index[lo : lo + int(reg.counts[first : last + 1].sum())]
 
 
-def segment_sums(values: np.ndarray, reg: Regions) -> np.ndarray:
-    """(K, 4) float64 sums over each segment of gathered values (K, N); 0 for an empty one.
+def segment_sums(
+    values: np.ndarray, reg: Regions, first: int = 0, last: int = len(SEGMENTS) - 1
+) -> np.ndarray:
+    """Float64 sums of values gathered at ``span(reg, first, last)`` ((K, N) or (N,)) over
+    each of those segments: (K, last - first + 1), 0 for an empty segment.
 
     Accumulated in float64 (sequentially), so the sums are at least as exact as the float32
     pairwise sums of ``np.mean`` on the masked pixels that they replace.
     """
     values = np.atleast_2d(values)
-    out = np.zeros((values.shape[0], len(reg.counts)))
-    if reg.starts.size:
-        out[:, reg.nonempty] = np.add.reduceat(values, reg.starts, axis=1, dtype=np.float64)
+    counts = reg.counts[first : last + 1]
+    out = np.zeros((values.shape[0], len(counts)))
+    full = counts > 0
+    if full.any():
+        starts = (np.cumsum(counts) - counts)[full]
+        out[:, full] = np.add.reduceat(values, starts, axis=1, dtype=np.float64)
     return out
 
 
