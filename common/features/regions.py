@@ -62,6 +62,11 @@ def check_inputs(crop: np.ndarray, mask: np.ndarray) -> None:
 
 
 @last_input_memo
+def gray8(crop: np.ndarray) -> np.ndarray:
+    return _frozen(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
+
+
+@last_input_memo
 def gray32(crop: np.ndarray) -> np.ndarray:
     return _frozen(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0)
 

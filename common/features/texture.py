@@ -8,9 +8,12 @@ histogram of the inner face and its difference to the outer ring's.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
 
-from common.features.regions import check_inputs, gray32, regions
+from common.features.regions import INNER, OUTER, check_inputs, gray8, regions, span
 
 P = 8
 RADII = (1, 2)
@@ -21,35 +24,59 @@ _codes = np.arange(256)
 _bits = (_codes[:, None] >> np.arange(P)) & 1
 _transitions = np.sum(_bits != np.roll(_bits, 1, axis=1), axis=1)
 RIU2 = np.where(_transitions <= 2, _bits.sum(axis=1), P + 1).astype(np.int64)
+# (256, NBINS) one-hot of RIU2: a histogram of raw codes times this is the riu2 histogram.
+_FOLD = (RIU2[:, None] == np.arange(NBINS)).astype(np.int64)
+
+
+@lru_cache(maxsize=8)
+def _offsets(radius: int) -> tuple[tuple[int, int], ...]:
+    """(dy, dx) of the P neighbours at ``radius``.
+
+    Nearest-pixel sampling: the interpolated version costs 4x and changes little at R<=2.
+    """
+    angles = (2 * np.pi * k / P for k in range(P))
+    return tuple((int(round(-radius * np.sin(a))), int(round(radius * np.cos(a)))) for a in angles)
+
+
+def lbp_codes(gray: np.ndarray, radius: int) -> np.ndarray:
+    """Raw P-bit LBP codes (uint8) of each pixel; the border of width ``radius`` is
+    edge-padded. Bit k is set where neighbour k is >= the centre."""
+    pad = cv2.copyMakeBorder(gray, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
+    h, w = gray.shape
+    code = np.zeros((h, w), np.uint8)  # P = 8 bits
+    ge = np.empty((h, w), np.uint8)
+    for k, (dy, dx) in enumerate(_offsets(radius)):
+        nb = pad[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
+        cv2.compare(nb, gray, cv2.CMP_GE, dst=ge)  # 255 or 0
+        # code += 2^k where ge: 255 * (2^k / 255) rounds to 2^k exactly, and the bits are
+        # distinct, so nothing saturates. (cv2.bitwise_and(ge, 2^k) would read a 1x1 ge as
+        # a scalar.)
+        cv2.scaleAdd(ge, (1 << k) / 255, code, dst=code)
+    return code
 
 
 def lbp_riu2(gray: np.ndarray, radius: int) -> np.ndarray:
     """riu2 LBP codes (0..P+1) of each pixel; the border of width ``radius`` is edge-padded."""
-    pad = np.pad(gray, radius, mode="edge")
-    h, w = gray.shape
-    code = np.zeros((h, w), np.uint8)  # P = 8 bits
-    for k in range(P):
-        ang = 2 * np.pi * k / P
-        # Nearest-pixel sampling: the interpolated version costs 4x and changes little at R<=2.
-        dy, dx = int(round(-radius * np.sin(ang))), int(round(radius * np.cos(ang)))
-        nb = pad[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-        code |= (nb >= gray).view(np.uint8) << np.uint8(k)
-    return RIU2[code]
+    return RIU2[lbp_codes(gray, radius)]
 
 
-def _hist(codes: np.ndarray, where: np.ndarray) -> np.ndarray:
-    h = np.bincount(codes[where], minlength=NBINS).astype(np.float32)
+def _hist(codes: np.ndarray) -> np.ndarray:
+    """Normalised riu2 histogram of raw codes (by counting the 256 codes, then folding)."""
+    h = (np.bincount(codes, minlength=256) @ _FOLD).astype(np.float32)
     return h / max(h.sum(), 1.0)
 
 
 def texture_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(2*len(RADII)*NBINS,) float32: inner-face LBP histograms and inner-minus-outer."""
     check_inputs(crop, mask)
-    g = gray32(crop)
+    # LBP only compares grey levels, and gray32 is an increasing function of the uint8 grey:
+    # comparing the uint8 grey gives the same codes at a quarter of the memory traffic.
+    g = gray8(crop)
     reg = regions(mask)
+    idx, n_inner = span(reg, INNER, OUTER), reg.counts[INNER]
     parts = []
     for r in RADII:
-        codes = lbp_riu2(g, r)
-        hi = _hist(codes, reg.inner)
-        parts += [hi, hi - _hist(codes, reg.outer)]
+        codes = lbp_codes(g, r).ravel().take(idx)
+        hi = _hist(codes[:n_inner])
+        parts += [hi, hi - _hist(codes[n_inner:])]
     return np.concatenate(parts).astype(np.float32)
