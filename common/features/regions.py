@@ -99,14 +99,72 @@ def _kernel(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def _points(kernel: np.ndarray) -> np.ndarray:
+    """(n, 2) offsets (dy, dx) from the centre of the ones of an odd square kernel."""
+    return np.argwhere(kernel > 0) - kernel.shape[0] // 2
+
+
+def _trim(kernel: np.ndarray) -> np.ndarray:
+    """The kernel cut to the smallest centred square holding its ones (same filter)."""
+    c = kernel.shape[0] // 2
+    e = int(np.abs(_points(kernel)).max())
+    return np.ascontiguousarray(kernel[c - e : c + e + 1, c - e : c + e + 1])
+
+
+@lru_cache(maxsize=8)
+def _doubling(radius: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Kernels (A, S) with disc(2r) = (disc(r) + A) | S, or None where they do not exist.
+
+    A disc filter costs about its area, so the disc of 2r is filtered as the already
+    computed disc-of-r result filtered again by A (the largest set with disc(r) + A inside
+    disc(2r)), and the few offsets S that this Minkowski sum misses, on the mask itself:
+    dilate(m, disc(2r)) = dilate(dilate(m, disc(r)), A) | dilate(m, S), and for erosion the
+    same with &. The first stage is clipped to the crop, which is harmless when every offset
+    v of disc(r) + A splits as a + (v - a) with a in disc(r) lying between 0 and v (the
+    intermediate pixel then lies in the crop whenever both ends do); that is checked here.
+    """
+    small, big = _kernel(radius), _kernel(2 * radius)
+    border = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}
+    a = cv2.erode(big, small, **border)
+    covered = cv2.dilate(a, small, **border)
+    s = big & (covered == 0)
+    c = 2 * radius
+    v = _points(covered)[:, None, :]
+    k = _points(small)[None, :, :]
+    rest = v - k + c  # v - a, indexed into the (4r+1)^2 kernel grid
+    inside = ((rest >= 0) & (rest <= 2 * c)).all(axis=2)
+    in_a = np.zeros(inside.shape, bool)
+    in_a[inside] = a[rest[inside][:, 0], rest[inside][:, 1]] > 0
+    between = ((k >= np.minimum(v, 0)) & (k <= np.maximum(v, 0))).all(axis=2)
+    if not (in_a & between).any(axis=1).all():
+        return None
+    return _trim(a), (_trim(s) if s.any() else None)
+
+
+def _doubled(op: Callable[..., np.ndarray], m: np.ndarray, by_r: np.ndarray, r: int) -> np.ndarray:
+    """``op`` (cv2.erode or cv2.dilate) of m by disc(2r), given ``by_r`` = op of m by disc(r);
+    identical to ``op(m, _kernel(2 * r))`` (see :func:`_doubling`)."""
+    kernels = _doubling(r)
+    if kernels is None:
+        return op(m, _kernel(2 * r))
+    a, s = kernels
+    out = op(by_r, a)
+    if s is not None:
+        combine = cv2.min if op is cv2.erode else cv2.max
+        combine(out, op(m, s), dst=out)
+    return out
+
+
 @last_input_memo
 def regions(mask: np.ndarray) -> Regions:
     size = mask.shape[0]
     k = max(2, size // 32)
     m = (mask > 0.5).astype(np.uint8)
-    inner = cv2.erode(m, _kernel(2 * k))
-    band = cv2.dilate(m, _kernel(k)) - cv2.erode(m, _kernel(k))
-    outer = cv2.dilate(m, _kernel(4 * k)) - cv2.dilate(m, _kernel(2 * k))
+    erode_k, dilate_k = cv2.erode(m, _kernel(k)), cv2.dilate(m, _kernel(k))
+    inner = _doubled(cv2.erode, m, erode_k, k)
+    dilate_2k = _doubled(cv2.dilate, m, dilate_k, k)
+    band = dilate_k - erode_k
+    outer = _doubled(cv2.dilate, m, dilate_2k, 2 * k) - dilate_2k
     inner, band, outer, face = (_frozen(r > 0) for r in (inner, band, outer, m))
     segments = [band & face, band & ~face, inner, outer]
     index = np.concatenate([np.flatnonzero(s) for s in segments])
