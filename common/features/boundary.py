@@ -20,6 +20,7 @@ from common.features.regions import (
     INNER,
     OUTER,
     check_inputs,
+    gather,
     last_input_memo,
     regions,
     safe_log_ratio,
@@ -83,18 +84,18 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     gmag = cv2.magnitude(gx, gy)
 
-    # Per-pixel measures (computed as before, in float32) only at the regions' pixels, then
-    # every mean is a sum over segments: one gather per map and one reduction for them all.
+    # The per-pixel measures only at the regions' pixels; every mean is then a sum over
+    # segments: one gather per map and one reduction for them all.
     idx = reg.index
-    px = np.empty((8, idx.size))
-    np.abs(lap.ravel().take(idx), out=px[0])
-    np.abs(gray.ravel().take(idx) - med.ravel().take(idx).astype(np.float32) / 255, out=px[1])
-    px[2] = gmag.ravel().take(idx)
-    px[3:6] = lab.reshape(-1, 3).take(idx, axis=0).T
-    np.multiply(px[4:6], px[4:6], out=px[6:8])  # a^2, b^2: integers, exact
+    lum_px, med_px = lum.ravel().take(idx), med.ravel().take(idx)
+    # rows: |lap|, gmag, L, a, b, resid (|gray - med / 255| as on the image), a^2, b^2
+    px = gather((lap, gmag, *cv2.split(lab)), idx, out=np.empty((8, idx.size)))
+    np.abs(px[0], out=px[0])
+    px[5] = np.abs(lum_px.astype(np.float32) / 255.0 - med_px.astype(np.float32) / 255)
+    np.square(px[3:5], out=px[6:8])  # integers: exact
     sums = segment_sums(px, reg)
-    (lap_i, lap_b, lap_o), (res_i, res_b, res_o) = union_means(sums[:2], reg, (IN, BAND, OUT))
-    gm_i, gm_b, gm_o, gm_io = union_means(sums[2:3], reg, (IN, BAND, OUT, IN_OUT))[0]
+    means = union_means(sums[[0, 5, 1]], reg, (IN, BAND, OUT, IN_OUT))
+    (lap_i, lap_b, lap_o, _), (res_i, res_b, res_o, _), (gm_i, gm_b, gm_o, gm_io) = means
 
     # The gradient component normal to the contour, on the band only (where it is used).
     band, (mx, my, mnorm) = _band_normal(mask)
@@ -111,9 +112,9 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     # Colour just inside vs just outside the contour (the band split by the mask).
     c = reg.counts
-    dcol = _mean32(sums[3:6, BAND_IN], c[BAND_IN]) - _mean32(sums[3:6, BAND_OUT], c[BAND_OUT])
-    std_i = _std(sums[4:6, INNER], sums[6:8, INNER], c[INNER])
-    std_o = _std(sums[4:6, OUTER], sums[6:8, OUTER], c[OUTER])
+    dcol = _mean32(sums[2:5, BAND_IN], c[BAND_IN]) - _mean32(sums[2:5, BAND_OUT], c[BAND_OUT])
+    std_i = _std(sums[3:5, INNER], sums[6:8, INNER], c[INNER])
+    std_o = _std(sums[3:5, OUTER], sums[6:8, OUTER], c[OUTER])
     stdr = [safe_log_ratio(float(a), float(z)) for a, z in zip(std_i, std_o, strict=True)]
     grad_io = safe_log_ratio(gm_i, gm_o)
     out = [sharp_io, sharp_bo, sharp_bi, noise_io, noise_bo, seam, seam_frac]

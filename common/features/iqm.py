@@ -18,6 +18,7 @@ from common.features.regions import (
     OUTER,
     Regions,
     check_inputs,
+    gather,
     gray32,
     regions,
     safe_log_ratio,
@@ -31,14 +32,13 @@ MEASURES = ("mse", "ad", "nae", "md", "sc", "nxc", "lmse", "gme")
 def _measures(maps: np.ndarray, reg: Regions) -> np.ndarray:
     """(2, len(MEASURES)): the measures on the inner face and on the outer ring (0 if empty).
 
-    ``maps`` (6, N): img, blur, lap, lap_b, grad, grad_b at ``span(reg, INNER, OUTER)``. The
-    per-pixel terms are the float32 ones as ever; their sums over each region come from one
-    float64 reduction instead of a masked float32 mean per term and region.
+    ``maps`` (6, N) float64: img, blur, lap, lap_b, grad, grad_b at ``span(reg, INNER,
+    OUTER)``. Every sum over a region comes from one float64 reduction over both regions.
     """
     a, b, la, lb, ga, gb = maps
     d = a - b
     ad = np.abs(d)
-    terms = np.empty((9, a.size), np.float32)
+    terms = np.empty((9, a.size))
     np.multiply(d, d, out=terms[0])
     terms[1] = ad
     terms[2] = a  # |a| = a: grey levels are >= 0
@@ -48,24 +48,23 @@ def _measures(maps: np.ndarray, reg: Regions) -> np.ndarray:
     np.square(la - lb, out=terms[6])
     np.multiply(la, la, out=terms[7])
     np.square(ga - gb, out=terms[8])
-    d2, sad, sa, a2, b2, ab, dl2, l2, dg2 = segment_sums(terms, reg, INNER, OUTER)
+    s = segment_sums(terms, reg, INNER, OUTER)
     counts = reg.counts[INNER : OUTER + 1]
-    n = np.maximum(counts, 1)
+    m = s / np.maximum(counts, 1)
     eps = 1e-6
-    out = np.zeros((len(counts), len(MEASURES)))
-    for j, v in enumerate(
+    out = np.stack(
         [
-            d2 / n,  # mean squared error
-            sad / n,  # average (absolute) difference
-            sad / (sa + eps),  # normalized absolute error
+            m[0],  # mean squared error
+            m[1],  # average (absolute) difference
+            s[1] / (s[2] + eps),  # normalized absolute error
             _region_max(ad, counts),  # maximum difference
-            a2 / (b2 + eps),  # structural content
-            ab / (a2 + eps),  # normalized cross-correlation
-            (dl2 / n) / (l2 / n + eps),  # Laplacian MSE
-            dg2 / n,  # gradient magnitude error
-        ]
-    ):
-        out[:, j] = v
+            s[3] / (s[4] + eps),  # structural content
+            s[5] / (s[3] + eps),  # normalized cross-correlation
+            m[6] / (m[7] + eps),  # Laplacian MSE
+            m[8],  # gradient magnitude error
+        ],
+        axis=1,
+    )
     out[counts == 0] = 0.0
     return out
 
@@ -92,8 +91,7 @@ def iqm_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lap, lap_b = cv2.Laplacian(img, cv2.CV_32F), cv2.Laplacian(blur, cv2.CV_32F)
     grad, grad_b = _grad(img), _grad(blur)
     reg = regions(mask)
-    idx = span(reg, INNER, OUTER)
-    maps = np.stack([m.ravel().take(idx) for m in (img, blur, lap, lap_b, grad, grad_b)])
+    maps = gather((img, blur, lap, lap_b, grad, grad_b), span(reg, INNER, OUTER))
     inner, outer = _measures(maps, reg)
     logged = [float(np.log(abs(v) + 1e-6)) for v in inner]
     ratios = [safe_log_ratio(abs(i), abs(o)) for i, o in zip(inner, outer, strict=True)]

@@ -9,7 +9,7 @@ whole frame shares (camera, codec, global blur), leaving what differs at the pas
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, TypeVar
@@ -181,19 +181,32 @@ def span(reg: Regions, first: int, last: int) -> np.ndarray:
 def segment_sums(
     values: np.ndarray, reg: Regions, first: int = 0, last: int = len(SEGMENTS) - 1
 ) -> np.ndarray:
-    """Float64 sums of values gathered at ``span(reg, first, last)`` ((K, N) or (N,)) over
-    each of those segments: (K, last - first + 1), 0 for an empty segment.
+    """Sums of float64 values gathered at ``span(reg, first, last)`` ((K, N)) over each of
+    those segments: (K, last - first + 1), 0 for an empty segment.
 
-    Accumulated in float64 (sequentially), so the sums are at least as exact as the float32
-    pairwise sums of ``np.mean`` on the masked pixels that they replace.
+    Accumulated in float64, so the sums are at least as exact as the float32 pairwise sums of
+    ``np.mean`` on the masked pixels that they replace.
     """
-    values = np.atleast_2d(values)
     counts = reg.counts[first : last + 1]
-    out = np.zeros((values.shape[0], len(counts)))
+    starts = np.cumsum(counts) - counts
+    if counts.all():
+        return np.add.reduceat(values, starts, axis=1)
+    out = np.zeros((len(values), len(counts)))
     full = counts > 0
-    if full.any():
-        starts = (np.cumsum(counts) - counts)[full]
-        out[:, full] = np.add.reduceat(values, starts, axis=1, dtype=np.float64)
+    if full.any():  # reduceat of an empty segment would give the next element, not 0
+        out[:, full] = np.add.reduceat(values, starts[full], axis=1)
+    return out
+
+
+def gather(
+    maps: Sequence[np.ndarray], where: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """(len(maps), N) float64: the values of each (H, W) map at the flat indices ``where``
+    (written into the first rows of ``out`` when given)."""
+    if out is None:
+        out = np.empty((len(maps), len(where)))
+    for row, m in zip(out, maps, strict=False):
+        row[:] = m.ravel().take(where)
     return out
 
 
