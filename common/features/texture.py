@@ -24,6 +24,7 @@ _codes = np.arange(256)
 _bits = (_codes[:, None] >> np.arange(P)) & 1
 _transitions = np.sum(_bits != np.roll(_bits, 1, axis=1), axis=1)
 RIU2 = np.where(_transitions <= 2, _bits.sum(axis=1), P + 1).astype(np.int64)
+_BITS = (1 << np.arange(P)).astype(np.uint8)
 # (256, NBINS) one-hot of RIU2: a histogram of raw codes times this is the riu2 histogram.
 _FOLD = (RIU2[:, None] == np.arange(NBINS)).astype(np.int64)
 
@@ -43,16 +44,12 @@ def lbp_codes(gray: np.ndarray, radius: int) -> np.ndarray:
     edge-padded. Bit k is set where neighbour k is >= the centre."""
     pad = cv2.copyMakeBorder(gray, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
     h, w = gray.shape
-    code = np.zeros((h, w), np.uint8)  # P = 8 bits
-    ge = np.empty((h, w), np.uint8)
+    ge = np.empty((P, h, w), np.uint8)  # P = 8 bits
     for k, (dy, dx) in enumerate(_offsets(radius)):
         nb = pad[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-        cv2.compare(nb, gray, cv2.CMP_GE, dst=ge)  # 255 or 0
-        # code += 2^k where ge: 255 * (2^k / 255) rounds to 2^k exactly, and the bits are
-        # distinct, so nothing saturates. (cv2.bitwise_and(ge, 2^k) would read a 1x1 ge as
-        # a scalar.)
-        cv2.scaleAdd(ge, (1 << k) / 255, code, dst=code)
-    return code
+        cv2.compare(nb, gray, cv2.CMP_GE, dst=ge[k])  # 255 or 0
+    ge &= _BITS[:, None, None]
+    return np.bitwise_or.reduce(ge, axis=0)
 
 
 def lbp_riu2(gray: np.ndarray, radius: int) -> np.ndarray:
