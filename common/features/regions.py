@@ -128,15 +128,18 @@ def _doubling(radius: int) -> tuple[np.ndarray, np.ndarray | None] | None:
     a = cv2.erode(big, small, **border)
     covered = cv2.dilate(a, small, **border)
     s = big & (covered == 0)
+    if not all(np.array_equal(k, k[::-1]) and np.array_equal(k, k[:, ::-1]) for k in (a, small)):
+        return None  # the check below relies on the mirror symmetry of discs
+    # With 0 <= a <= v, a and v - a lie in v's quadrant: so the check is that every covered
+    # offset of a quadrant is a sum of offsets of disc(r) and A in that quadrant; by
+    # symmetry, the quadrant dy, dx >= 0 (offsets 0..2r) stands for all four.
     c = 2 * radius
-    v = _points(covered)[:, None, :]
-    k = _points(small)[None, :, :]
-    rest = v - k + c  # v - a, indexed into the (4r+1)^2 kernel grid
-    inside = ((rest >= 0) & (rest <= 2 * c)).all(axis=2)
-    in_a = np.zeros(inside.shape, bool)
-    in_a[inside] = a[rest[inside][:, 0], rest[inside][:, 1]] > 0
-    between = ((k >= np.minimum(v, 0)) & (k <= np.maximum(v, 0))).all(axis=2)
-    if not (in_a & between).any(axis=1).all():
+    a_q = a[c:, c:] > 0
+    sums_q = np.zeros_like(a_q)
+    for dy, dx in _points(small):
+        if dy >= 0 and dx >= 0:
+            sums_q[dy:, dx:] |= a_q[: c + 1 - dy, : c + 1 - dx]
+    if not np.all(sums_q | (covered[c:, c:] == 0)):
         return None
     return _trim(a), (_trim(s) if s.any() else None)
 
