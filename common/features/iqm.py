@@ -32,13 +32,14 @@ MEASURES = ("mse", "ad", "nae", "md", "sc", "nxc", "lmse", "gme")
 def _measures(maps: np.ndarray, reg: Regions) -> np.ndarray:
     """(2, len(MEASURES)): the measures on the inner face and on the outer ring (0 if empty).
 
-    ``maps`` (6, N) float64: img, blur, lap, lap_b, grad, grad_b at ``span(reg, INNER,
-    OUTER)``. Every sum over a region comes from one float64 reduction over both regions.
+    ``maps`` (6, N) float32: img, blur, lap, lap_b, grad, grad_b at ``span(reg, INNER,
+    OUTER)``. The per-pixel terms are the float32 ones as ever; every sum over a region comes
+    from one float64 reduction over both regions.
     """
     a, b, la, lb, ga, gb = maps
     d = a - b
     ad = np.abs(d)
-    terms = np.empty((9, a.size))
+    terms = np.empty((9, a.size), np.float32)
     np.multiply(d, d, out=terms[0])
     terms[1] = ad
     terms[2] = a  # |a| = a: grey levels are >= 0
@@ -48,6 +49,7 @@ def _measures(maps: np.ndarray, reg: Regions) -> np.ndarray:
     np.square(la - lb, out=terms[6])
     np.multiply(la, la, out=terms[7])
     np.square(ga - gb, out=terms[8])
+    terms = terms.astype(np.float64)
     s = segment_sums(terms, reg, INNER, OUTER)
     counts = reg.counts[INNER : OUTER + 1]
     m = s / np.maximum(counts, 1)
@@ -91,7 +93,7 @@ def iqm_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lap, lap_b = cv2.Laplacian(img, cv2.CV_32F), cv2.Laplacian(blur, cv2.CV_32F)
     grad, grad_b = _grad(img), _grad(blur)
     reg = regions(mask)
-    maps = gather((img, blur, lap, lap_b, grad, grad_b), span(reg, INNER, OUTER))
+    maps = gather((img, blur, lap, lap_b, grad, grad_b), span(reg, INNER, OUTER), dtype=np.float32)
     inner, outer = _measures(maps, reg)
     logged = [float(np.log(abs(v) + 1e-6)) for v in inner]
     ratios = [safe_log_ratio(abs(i), abs(o)) for i, o in zip(inner, outer, strict=True)]

@@ -202,12 +202,15 @@ def segment_sums(
 
 
 def gather(
-    maps: Sequence[np.ndarray], where: np.ndarray, out: np.ndarray | None = None
+    maps: Sequence[np.ndarray],
+    where: np.ndarray,
+    out: np.ndarray | None = None,
+    dtype: type = np.float64,
 ) -> np.ndarray:
-    """(len(maps), N) float64: the values of each (H, W) map at the flat indices ``where``
-    (written into the first rows of ``out`` when given)."""
+    """(len(maps), N): the values of each (H, W) map at the flat indices ``where`` (written
+    into the first rows of ``out`` when given)."""
     if out is None:
-        out = np.empty((len(maps), len(where)))
+        out = np.empty((len(maps), len(where)), dtype)
     for row, m in zip(out, maps, strict=False):
         row[:] = m.ravel().take(where)
     return out
