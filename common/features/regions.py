@@ -233,11 +233,3 @@ def union_means(sums: np.ndarray, reg: Regions, unions: tuple[tuple[int, ...], .
 
 def safe_log_ratio(a: float, b: float, eps: float = 1e-6) -> float:
     return float(np.log((a + eps) / (b + eps)))
-
-
-def masked_mean(x: np.ndarray, where: np.ndarray) -> float:
-    return float(x[where].mean()) if where.any() else 0.0
-
-
-def masked_std(x: np.ndarray, where: np.ndarray) -> float:
-    return float(x[where].std()) if where.sum() > 1 else 0.0
