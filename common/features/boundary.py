@@ -87,11 +87,12 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     # The per-pixel measures only at the regions' pixels; every mean is then a sum over
     # segments: one gather per map and one reduction for them all.
     idx = reg.index
-    lum_px, med_px = lum.ravel().take(idx), med.ravel().take(idx)
+    med_px = med.ravel().take(idx)
     # rows: |lap|, gmag, L, a, b, resid (|gray - med / 255| as on the image), a^2, b^2
-    px = gather((lap, gmag, *cv2.split(lab)), idx, out=np.empty((8, idx.size)))
+    px = np.empty((8, idx.size))
+    gather((lap, gmag, lum, cv2.extractChannel(lab, 1), cv2.extractChannel(lab, 2)), idx, px)
     np.abs(px[0], out=px[0])
-    px[5] = np.abs(lum_px.astype(np.float32) / 255.0 - med_px.astype(np.float32) / 255)
+    px[5] = np.abs(px[2].astype(np.float32) / 255.0 - med_px.astype(np.float32) / 255)
     np.square(px[3:5], out=px[6:8])  # integers: exact
     sums = segment_sums(px, reg)
     means = union_means(sums[[0, 5, 1]], reg, (IN, BAND, OUT, IN_OUT))

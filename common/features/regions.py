@@ -227,8 +227,7 @@ def _union_matrix(unions: tuple[tuple[int, ...], ...]) -> np.ndarray:
 def union_means(sums: np.ndarray, reg: Regions, unions: tuple[tuple[int, ...], ...]) -> np.ndarray:
     """(K, len(unions)) means over unions of segments from :func:`segment_sums` (0 if empty)."""
     m = _union_matrix(unions)
-    n = reg.counts @ m
-    return np.divide(sums @ m, n, out=np.zeros((len(sums), len(unions))), where=n > 0)
+    return (sums @ m) / np.maximum(reg.counts @ m, 1)  # an empty union sums to 0: mean 0
 
 
 def safe_log_ratio(a: float, b: float, eps: float = 1e-6) -> float:
