@@ -30,9 +30,10 @@ from common.features import (
 )
 from common.features.boundary import boundary_features
 from common.features.iqm import MEASURES, iqm_features
+from common.features.regions import regions
 from common.features.spectrum import BINS, spectrum_features
 from common.features.temporal import temporal_features
-from common.features.texture import NBINS, RADII, P, lbp_riu2, texture_features
+from common.features.texture import NBINS, RADII, RIU2, P, lbp_riu2, texture_features
 from common.types import Box
 
 S = 128
@@ -402,6 +403,57 @@ def test_texture_is_brightness_invariant(mask: np.ndarray) -> None:
     assert tex.max() < 225
     brighter = (tex.astype(int) + 30).astype(np.uint8)
     np.testing.assert_array_equal(texture_features(tex, mask), texture_features(brighter, mask))
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (7, 7), (1, 1), (2, 9)])
+@pytest.mark.parametrize("radius", [1, 2])
+def test_lbp_matches_a_direct_implementation(shape: tuple[int, int], radius: int) -> None:
+    # The straightforward definition: edge padding, nearest-pixel neighbours, bit k set
+    # where neighbour k >= centre, then the riu2 lookup; float and uint8 grey alike.
+    g = np.random.default_rng(radius).integers(0, 4, shape).astype(np.float32)
+    pad = np.pad(g, radius, mode="edge")
+    h, w = shape
+    code = np.zeros(shape, np.int64)
+    for k in range(P):
+        ang = 2 * np.pi * k / P
+        dy, dx = int(round(-radius * np.sin(ang))), int(round(radius * np.cos(ang)))
+        nb = pad[radius + dy : radius + dy + h, radius + dx : radius + dx + w]
+        code |= (nb >= g).astype(np.int64) << k
+    np.testing.assert_array_equal(lbp_riu2(g, radius), RIU2[code])
+    np.testing.assert_array_equal(lbp_riu2(g.astype(np.uint8), radius), RIU2[code])
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+@pytest.mark.parametrize("size", [20, 64, 128, 256])
+def test_regions_equal_direct_disc_filters(size: int) -> None:
+    # regions() builds the 2r-disc filters from the r-disc ones; they must equal the direct
+    # filters exactly, also where the mask touches the crop's edge or has holes.
+    rng = np.random.default_rng(size)
+    k = max(2, size // 32)
+    for _ in range(20):
+        mask = np.zeros((size, size), np.float32)
+        for _ in range(3):
+            centre = (int(rng.integers(-size // 6, size + size // 6)),) * 2
+            axes = (int(rng.integers(1, size // 2)), int(rng.integers(1, size // 2)))
+            cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+        mask[rng.random(mask.shape) > 0.97] = 0.0  # pepper holes
+        m = (mask > 0.5).astype(np.uint8)
+        reg = regions(mask)
+        inner = cv2.erode(m, _disc(2 * k)) > 0
+        band = (cv2.dilate(m, _disc(k)) - cv2.erode(m, _disc(k))) > 0
+        outer = (cv2.dilate(m, _disc(4 * k)) - cv2.dilate(m, _disc(2 * k))) > 0
+        np.testing.assert_array_equal(reg.inner, inner)
+        np.testing.assert_array_equal(reg.band, band)
+        np.testing.assert_array_equal(reg.outer, outer)
+        # The gathered segments are those regions' pixels, each listed once.
+        assert reg.counts.sum() == inner.sum() + band.sum() + outer.sum() == len(reg.index)
+        assert sorted(reg.index) == sorted(np.flatnonzero(inner | band | outer))
 
 
 # --------------------------------------------------------------------------- temporal
