@@ -10,9 +10,13 @@ rescaled down and up, colour-shifted. A detector of pasted faces should not flag
 FRR at the model threshold and the AUC of "degraded vs identity" reals are reported (0.5 =
 the degradation does not move the score; near 1 = the model flags "low quality").
 
-The frames are the ones the scanner samples (common.frames.iter_frames). The identity copy is
-those frames saved as JPEG q95 (lossless PNG for small frames), and every variant is made from
-the same frames, so only the degradation differs between a variant and its baseline.
+The frames are the ones the scanner samples (common.frames.iter_frames) with the sampling the
+model was trained with (its meta's "sampling", as worker.pipeline.config_for; "segments" keeps
+the scanner's fallback to the spread sample when the runs find too few faces), and the faces
+are tracked as the model records ("tracking"). The identity copy is those frames saved as
+JPEG q95 (lossless PNG for small frames), and every variant is made from the same frames, so
+only the degradation differs between a variant and its baseline. The scanner reads a frame
+folder in order, so the saved runs stay runs.
 
     .venv/bin/python bench/robustness.py [--data ../shared/data] [--model DIR] [--out DIR]
 
@@ -23,6 +27,7 @@ robustness.md into --out (default .cache/bench/robustness).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import sys
@@ -38,9 +43,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.errors import ScanError  # noqa: E402
+from common.faces import make_detector, track_faces  # noqa: E402
 from common.frames import SampleLimits, iter_frames  # noqa: E402
 from common.media import open_media  # noqa: E402
 from common.settings import Settings, load_settings  # noqa: E402
+from common.types import Frame  # noqa: E402
 from models.bundle import load_bundle  # noqa: E402
 from models.datasets import deepfaketimit  # noqa: E402
 from models.evaluate import _clean, block  # noqa: E402
@@ -49,6 +57,7 @@ from models.manifest import Item, read_manifest  # noqa: E402
 from models.metrics import auc  # noqa: E402
 
 Frames = list[np.ndarray]
+FaceCount = Callable[[list[Frame]], int]
 
 
 # --- Degradations (whole frame) ---------------------------------------------------------------
@@ -156,10 +165,42 @@ def _key(target: str) -> str:
     return hashlib.sha256(target.encode()).hexdigest()[:16]
 
 
-def base_frames(target: str, n: int, settings: Settings) -> Frames:
+def reading(bundle) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(sampling, tracking) the bundle was trained with; its meta wins, as in config_for."""
+    return str(bundle.meta.get("sampling", "spread")), str(bundle.meta.get("tracking", "detect"))
+
+
+def face_counter(bundle, tracking: str) -> FaceCount:  # type: ignore[no-untyped-def]
+    """Faces the scanner would keep from some frames (the bundle's detector and crops)."""
+    det = make_detector(str(bundle.meta.get("detector", "dlib")))
+    crop = int(bundle.meta.get("crop_size", 128))
+    return lambda frames: len(track_faces(frames, det, crop, tracking))
+
+
+def base_frames(
+    target: str,
+    n: int,
+    settings: Settings,
+    sampling: str = "spread",
+    faces: FaceCount | None = None,
+) -> Frames:
+    """The frames the scanner samples; runs with faces in under half their frames give way to
+    the spread sample when it has more (common.extract.extract does the same)."""
     limits = SampleLimits(settings.max_pixels, settings.max_duration_s, time.monotonic() + 600)
     with open_media(target, settings) as media:
-        return [f.image for f in iter_frames(media, n, limits)]
+        frames = list(iter_frames(media, n, limits, sampling))
+        if sampling == "spread" or media.kind != "video" or faces is None:
+            return [f.image for f in frames]
+        found = faces(frames)
+        if 2 * found < len(frames):
+            try:
+                spread = list(iter_frames(media, n, limits, "spread"))
+            except ScanError:  # damage past the runs: keep what the runs gave
+                spread = []
+            if spread and faces(spread) > found:
+                print(f"  spread fallback: {target}", file=sys.stderr)
+                frames = spread
+        return [f.image for f in frames]
 
 
 def write_folder(folder: Path, frames: Frames) -> None:
@@ -178,8 +219,7 @@ def make_variants(
     sources: list[Source],
     variants: dict[str, Callable[[Frames], Frames]],
     work: Path,
-    n: int,
-    settings: Settings,
+    read: Callable[[str], Frames],
 ) -> dict[str, list[Source]]:
     """{variant: sources pointing at degraded copies}; "identity" = the frames re-saved."""
     out: dict[str, list[Source]] = {"identity": [], **{v: [] for v in variants}}
@@ -188,7 +228,7 @@ def make_variants(
         todo = [v for v in out if not (work / v / key).is_dir()]
         if todo:
             try:
-                frames = base_frames(src.item.target, n, settings)
+                frames = read(src.item.target)
             except Exception as exc:  # noqa: BLE001 - a bad input is reported, not fatal
                 print(f"  skip {src.item.target}: {exc}", file=sys.stderr)
                 continue
@@ -210,12 +250,15 @@ def make_variants(
 
 
 def score(sources: list[Source], bundle, settings: Settings, cache: Path, workers: int):  # type: ignore[no-untyped-def]
+    sampling, tracking = reading(bundle)
     rows = featurize(
         [s.item for s in sources],
         settings,
         detector=str(bundle.meta.get("detector", "dlib")),
         crop_size=int(bundle.meta.get("crop_size", 128)),
         frames=int(bundle.meta.get("frames_per_video", 16)),
+        sampling=sampling,  # frame folders are read alike by every sampling
+        tracking=tracking,
         cache=cache,
         workers=workers,
     )
@@ -275,20 +318,26 @@ def main() -> int:
         print("NO DATA: no dataset found; nothing was measured.", file=sys.stderr)
         return 2
 
-    work = args.out / "frames"
-    t0 = time.time()
-    print(f"making variants of {len(sources)} items", file=sys.stderr)
-    attacked = make_variants(
-        [s for s in sources if s.dataset != "pristine"], ATTACKS, work, args.frames, settings
+    sampling, tracking = reading(bundle)
+    # Folders are keyed by target only, so each sampling keeps its own (spread: as before).
+    work = args.out / ("frames" if sampling == "spread" else f"frames-{sampling}")
+    faces = None if sampling == "spread" else face_counter(bundle, tracking)
+    read = functools.partial(
+        base_frames, n=args.frames, settings=settings, sampling=sampling, faces=faces
     )
+    t0 = time.time()
+    print(f"making variants of {len(sources)} items (sampling {sampling})", file=sys.stderr)
+    attacked = make_variants([s for s in sources if s.dataset != "pristine"], ATTACKS, work, read)
     reals = [s for s in sources if s.item.label == "real"]
-    degraded = make_variants(reals, REAL_DEGRADATIONS, work, args.frames, settings)
+    degraded = make_variants(reals, REAL_DEGRADATIONS, work, read)
 
     result: dict = {
         "model_version": bundle.version,
         "threshold": thr,
         "datasets": found,
         "frames_per_item": args.frames,
+        "sampling": sampling,
+        "tracking": tracking,
         "attacks": {},
         "real_degradations": {},
     }
@@ -352,13 +401,19 @@ def _d(v) -> str:  # type: ignore[no-untyped-def]
     return "–" if v is None or not np.isfinite(v) else f"{v:+.3f}"
 
 
+def _reading(r: dict) -> str:
+    s = f"sampling `{r.get('sampling', 'spread')}`"
+    t = r.get("tracking", "detect")
+    return s if t == "detect" else f"{s}, tracking `{t}`"
+
+
 def markdown(r: dict) -> str:
     lines = [
         "# Robustness",
         "",
         f"Model `{r['model_version']}`, threshold P(fake) >= {r['threshold']:.4f}; data: "
-        f"{', '.join(r['datasets'])}; {r['frames_per_item']} sampled frames per item; made "
-        "by `bench/robustness.py`.",
+        f"{', '.join(r['datasets'])}; {r['frames_per_item']} sampled frames per item "
+        f"({_reading(r)}); made by `bench/robustness.py`.",
         "",
         "## A. Harder encodings of the evaluation videos (real and fake alike)",
         "",
