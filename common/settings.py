@@ -39,12 +39,13 @@ class Settings(BaseSettings):
     crop_size: int = Field(default=128, ge=64, le=512)
     # "spread": frames spread evenly over the clip. "segments": a few runs of consecutive
     # frames each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
-    # A model bundle that records its sampling overrides this.
-    sampling: str = Field(default="spread", pattern="^(spread|segments)$")
+    # Unset = as the model was trained (its bundle's meta; spread if it records none). Set,
+    # it wins: scores then come from frames the model was not trained on (a warning says so).
+    sampling: str | None = Field(default=None, pattern="^(spread|segments)$")
     # "detect": a face detection on every sampled frame. "landmarks": between near-adjacent
-    # frames the face follows its re-fitted landmarks (common.faces.follow_landmarks). A model
-    # bundle that records its tracking overrides this.
-    tracking: str = Field(default="detect", pattern="^(detect|landmarks)$")
+    # frames the face follows its re-fitted landmarks (common.faces.follow_landmarks). Unset =
+    # the model's (detect if it records none); set, it wins like sampling.
+    tracking: str | None = Field(default=None, pattern="^(detect|landmarks)$")
 
     # Limits on hostile or oversized input.
     max_bytes: int = Field(default=2 * 1024**3, ge=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import pickle
 import platform
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ PICKLE = "model.pkl"
 META = "meta.json"
 SUMS = "SHA256SUMS"
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"
+
+log = logging.getLogger(__name__)
 
 
 class BundleError(RuntimeError):
@@ -69,6 +72,24 @@ class ModelBundle:
     @property
     def version(self) -> str:
         return str(self.meta.get("model_version", "unsigned"))
+
+    def choice(self, key: str, setting: str | None, default: str) -> str:
+        """How to extract (``sampling``, ``tracking``): as trained, unless a setting says.
+
+        The explicit setting wins, with a warning when it differs from the model's own.
+        """
+        trained = str(self.meta.get(key, default))
+        if setting is None or setting == trained:
+            return trained
+        log.warning(
+            "%s=%s overrides model %s, trained with %s=%s: its scores and threshold may not hold",
+            key,
+            setting,
+            self.version,
+            key,
+            trained,
+        )
+        return setting
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """P(fake) for each row of a (N, D) matrix of video vectors."""

@@ -563,8 +563,8 @@ def evaluate(
     detector = str(bundle.meta.get("detector", settings.face_detector))
     crop = int(bundle.meta.get("crop_size", settings.crop_size))
     frames = int(opt.frames or bundle.meta.get("frames_per_video", settings.frames_per_video))
-    sampling = str(bundle.meta.get("sampling", settings.sampling))
-    tracking = str(bundle.meta.get("tracking", settings.tracking))
+    sampling = bundle.choice("sampling", settings.sampling, "spread")
+    tracking = bundle.choice("tracking", settings.tracking, "detect")
     kw = dict(
         detector=detector,
         crop_size=crop,

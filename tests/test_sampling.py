@@ -118,7 +118,8 @@ def test_segments_with_one_keyframe_is_one_run(tmp_path: Path) -> None:
 def test_default_is_spread(gop25: Path) -> None:
     a = [f.index for f in iter_video(gop25, 16, SampleLimits())]
     assert a == read(gop25, 16, "spread")[0]
-    assert Settings().sampling == "spread" and ExtractConfig(FAMILIES).sampling == "spread"
+    # Unset means "as the model was trained"; a bundle that records nothing is spread.
+    assert Settings().sampling is None and ExtractConfig(FAMILIES).sampling == "spread"
     with pytest.raises(ValueError):
         Settings(sampling="random")
 
@@ -134,7 +135,9 @@ def test_images_and_folders_fall_back_to_spread(tmp_path: Path) -> None:
     assert len(got) == 1
 
 
-def test_cache_key_and_bundle_sampling(gop25: Path, tmp_path: Path) -> None:
+def test_cache_key_and_bundle_sampling(
+    gop25: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = write_frames_folder(tmp_path / "frames", [index_frame(i) for i in range(4)])
     spread, seg = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, sampling="segments")
     r = Recipe()
@@ -146,8 +149,15 @@ def test_cache_key_and_bundle_sampling(gop25: Path, tmp_path: Path) -> None:
     assert config_for(ModelBundle(None, meta), Settings(sampling="segments")).sampling == (
         "segments"
     )
+    caplog.clear()
     seg_meta = {**meta, "sampling": "segments"}
     assert config_for(ModelBundle(None, seg_meta), Settings()).sampling == "segments"
+    assert not caplog.records  # as trained: nothing to warn about
+    # An explicit setting wins over the model's own sampling, and says so.
+    assert config_for(ModelBundle(None, seg_meta), Settings(sampling="spread")).sampling == (
+        "spread"
+    )
+    assert "sampling=spread overrides model" in caplog.text
     old = {  # the key's fields before the sampling option existed
         "fv": FEATURE_VERSION,
         "det": "dlib",

@@ -100,7 +100,7 @@ def test_unknown_tracking_is_refused(clip: list[Frame]) -> None:
         track_faces(clip[:1], make_detector("dlib"), 96, "optical-flow")
 
 
-def test_tracking_in_cache_key_and_bundle(tmp_path: Path) -> None:
+def test_tracking_in_cache_key_and_bundle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     target = str(tmp_path / "x.mp4")
     plain, follow = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, tracking="landmarks")
     assert cache_key(target, plain, Recipe()) != cache_key(target, follow, Recipe())
@@ -109,10 +109,12 @@ def test_tracking_in_cache_key_and_bundle(tmp_path: Path) -> None:
     assert config_for(ModelBundle(None, meta), Settings(tracking="landmarks")).tracking == (
         "landmarks"
     )
+    caplog.clear()
     both = {**meta, "tracking": "landmarks"}
-    assert config_for(ModelBundle(None, both), Settings(tracking="detect")).tracking == (
-        "landmarks"
-    )
+    assert config_for(ModelBundle(None, both), Settings()).tracking == "landmarks"
+    assert not caplog.records
+    assert config_for(ModelBundle(None, both), Settings(tracking="detect")).tracking == "detect"
+    assert "tracking=detect overrides model" in caplog.text
 
 
 def write_one_keyframe_video(path: Path, frames: list[np.ndarray]) -> Path:

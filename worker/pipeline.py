@@ -25,8 +25,8 @@ def config_for(bundle: ModelBundle, settings: Settings) -> ExtractConfig:
         detector=str(bundle.meta.get("detector", settings.face_detector)),
         crop_size=int(bundle.meta.get("crop_size", settings.crop_size)),
         frames=settings.frames_per_video,
-        sampling=str(bundle.meta.get("sampling", settings.sampling)),
-        tracking=str(bundle.meta.get("tracking", settings.tracking)),
+        sampling=bundle.choice("sampling", settings.sampling, "spread"),
+        tracking=bundle.choice("tracking", settings.tracking, "detect"),
     )
 
 

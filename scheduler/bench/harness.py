@@ -493,12 +493,12 @@ def register(main: click.Group) -> None:
     @click.option(
         "--sampling",
         type=click.Choice(["spread", "segments"]),
-        help="Frame sampling (default: the model's, else settings).",
+        help="Frame sampling (default: the model's).",
     )
     @click.option(
         "--tracking",
         type=click.Choice(["detect", "landmarks"]),
-        help="Face tracking (default: the model's, else settings).",
+        help="Face tracking (default: the model's).",
     )
     @click.pass_context
     def bench(
