@@ -209,7 +209,7 @@ def follow_landmarks(
     """The previous face moved to this frame by re-fitting its landmarks, or None.
 
     Kazemi & Sullivan's regression cascade (CVPR 2014) starts from a box and converges when
-    the face moved little since: ~1 ms against ~7 ms for a HOG pass in the tracking window.
+    the face moved little since: ~2 ms against ~7.5 ms for a HOG pass in the tracking window.
     It runs, like :func:`detect_near`, on a grey window scaled so the face is TRACK_FACE_PX
     wide. The box follows the landmarks' centroid and spread. None (detect instead) when the
     detector has no landmarks or the re-fit moved or rescaled the face more than a face
