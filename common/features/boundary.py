@@ -22,6 +22,7 @@ from common.features.regions import (
     check_inputs,
     gather,
     last_input_memo,
+    magnitude,
     regions,
     safe_log_ratio,
     segment_sums,
@@ -47,7 +48,7 @@ def _band_normal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(1.0, mask.shape[0] / 64))
     mx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
     my = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
-    mnorm = cv2.magnitude(mx, my) + 1e-6
+    mnorm = magnitude(mx, my) + 1e-6
     reg = regions(mask)
     band = span(reg, BAND_IN, BAND_OUT)
     return band, np.stack([m.ravel().take(band) for m in (mx, my, mnorm)])
@@ -82,7 +83,7 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     med = cv2.medianBlur(lum, 3)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    gmag = cv2.magnitude(gx, gy)
+    gmag = magnitude(gx, gy)
 
     # The per-pixel measures only at the regions' pixels; every mean is then a sum over
     # segments: one gather per map and one reduction for them all.

@@ -20,6 +20,7 @@ from common.features.regions import (
     check_inputs,
     gather,
     gray32,
+    magnitude,
     regions,
     safe_log_ratio,
     segment_sums,
@@ -82,7 +83,7 @@ def _region_max(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def _grad(img: np.ndarray) -> np.ndarray:
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
-    return cv2.magnitude(gx, gy)
+    return magnitude(gx, gy)
 
 
 def iqm_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -230,5 +230,15 @@ def union_means(sums: np.ndarray, reg: Regions, unions: tuple[tuple[int, ...], .
     return (sums @ m) / np.maximum(reg.counts @ m, 1)  # an empty union sums to 0: mean 0
 
 
+def magnitude(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """sqrt(gx^2 + gy^2), float32, the same to the bit in every process.
+
+    cv2.magnitude rounds differently on its aligned and unaligned SIMD paths, so its result
+    depended on where the output array happened to be allocated (1 ulp, different from one
+    process to the next); numpy's elementwise ops are correctly rounded wherever the data is.
+    """
+    return np.sqrt(gx * gx + gy * gy)
+
+
 def safe_log_ratio(a: float, b: float, eps: float = 1e-6) -> float:
     return float(np.log((a + eps) / (b + eps)))
