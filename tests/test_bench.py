@@ -35,3 +35,19 @@ def test_bench_json_on_a_tiny_clip(tmp_path: Path) -> None:
     assert all(t >= 0 for t in out["breakdown"].values())
     o = out["overall"]
     assert o["frames_used"] <= o["frames_decoded"] and o["scanned"] == 1
+
+
+def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "tiny.mp4", sample_frames(30, size=(320, 240)), fps=25)
+    args = ["bench", "--json", "--frames", "4", "--scaling", "1,2", str(clip), str(clip)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    sc = json.loads(res.stdout)["scaling"]
+    assert sc["videos"] == 2 and [r["workers"] for r in sc["runs"]] == [1, 2]
+    for r in sc["runs"]:
+        assert r["errors"] == 0
+        # Each run starts in a fresh interpreter: its first result comes after start-up,
+        # and the CPU of that interpreter and its workers is counted.
+        assert 0 < r["first_result_s"] <= r["wall_s"]
+        assert r["cpu_s"] > 0.5 and r["cpu_per_video_s"] == r["cpu_s"] / 2
+    assert sc["speedup"] is not None and sc["speedup"] > 0
