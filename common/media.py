@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import shutil
 import socket
+import ssl
 import tempfile
 import urllib.error
 import urllib.request
@@ -213,6 +214,12 @@ def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
         if isinstance(exc, ScanError):
             raise
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            # An untrusted, expired or mismatched certificate does not heal on a retry
+            # minutes later: recorded once, with what the check said.
+            raise InputError(
+                f"TLS certificate of {url} rejected: {reason.verify_message}", code="tls_error"
+            ) from exc
         raise FetchError(f"cannot fetch {url}: {reason}", code="unreachable") from exc
 
 
