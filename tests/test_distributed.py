@@ -444,3 +444,49 @@ def test_batch_survives_sigkilled_worker(
     assert len(lost) == len(in_flight)
     assert all(s.status in ("done", "failed") and s.attempts >= 1 for s in lost)
     assert _unacked_video_ids(redis_url) == set()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc; the worker's pool children)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_batch_survives_a_pool_child_killed_alone(
+    corpus: Corpus, cluster: Cluster, http_base: str, s3_bucket: str, s3_endpoint: str,
+    redis_url: str, postgres_url: str, tmp_path: Path,
+) -> None:
+    # The pool process dies mid-scan (a decoder crash, the OOM killer) while the worker's
+    # main process lives on: the task must come back (acks_late + reject_on_worker_lost),
+    # a new child must take over, and the batch must end with one row per URL.
+    _upload(corpus, s3_endpoint, s3_bucket)
+    expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
+    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
+    worker = cluster.start_worker("solo")
+    cluster.wait_ready("solo")
+    batch_id = _submit(cluster, tmp_path / "list.jsonl")
+
+    deadline = time.monotonic() + 60
+    while _status(cluster, batch_id)["done"] < 2 or not _unacked_video_ids(redis_url):
+        assert time.monotonic() < deadline, cluster.log("solo")[-3000:]
+        time.sleep(0.05)
+    (child,) = _children(worker.pid)
+    in_flight = _unacked_video_ids(redis_url)
+    os.kill(child, signal.SIGKILL)
+
+    _wait_done(cluster, batch_id)
+    assert worker.poll() is None, "the worker's main process went down with its child"
+    assert child not in _children(worker.pid)
+    assert "WorkerLostError" in cluster.log("solo")
+    rows = _rows(postgres_url, batch_id)
+    _check_rows(rows, expected, corpus.model_version)
+    lost = [s for _, s, v in rows if v.id in in_flight]
+    assert lost and all(s.status in ("done", "failed") for s in lost)
+    assert _unacked_video_ids(redis_url) == set()
