@@ -411,23 +411,29 @@ def _unacked_video_ids(redis_url: str) -> set[int]:
     return ids
 
 
+def _submit_and_wait_busy(cluster: Cluster, list_path: Path, worker: str, redis_url: str) -> int:
+    """Submit the list; return once a few URLs are done and a task is in ``worker``'s hands.
+
+    Between an ack and the next fetch a worker holds no task, for an instant: wait for one.
+    The caller starts the worker first, with more frames per video so it stays busy.
+    """
+    batch_id = _submit(cluster, list_path)
+    deadline = time.monotonic() + 60
+    while _status(cluster, batch_id)["done"] < 2 or not _unacked_video_ids(redis_url):
+        assert time.monotonic() < deadline, cluster.log(worker)[-3000:]
+        time.sleep(0.05)
+    return batch_id
+
+
 def test_batch_survives_sigkilled_worker(
     corpus: Corpus, cluster: Cluster, http_base: str, s3_bucket: str, s3_endpoint: str,
     redis_url: str, postgres_url: str, tmp_path: Path,
 ) -> None:
     _upload(corpus, s3_endpoint, s3_bucket)
     expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
-    # More frames per video: the victim must still be busy when it is killed.
-    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
+    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"  # the victim must be busy when killed
     victim = cluster.start_worker("victim")
-    batch_id = _submit(cluster, tmp_path / "list.jsonl")
-
-    # Kill once a few are done and a task is in the victim's hands (between an ack and the
-    # next fetch it holds none, for an instant).
-    deadline = time.monotonic() + 60
-    while _status(cluster, batch_id)["done"] < 2 or not _unacked_video_ids(redis_url):
-        assert time.monotonic() < deadline, cluster.log("victim")[-3000:]
-        time.sleep(0.05)
+    batch_id = _submit_and_wait_busy(cluster, tmp_path / "list.jsonl", "victim", redis_url)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     in_flight = _unacked_video_ids(redis_url)
@@ -468,15 +474,10 @@ def test_batch_survives_a_pool_child_killed_alone(
     # a new child must take over, and the batch must end with one row per URL.
     _upload(corpus, s3_endpoint, s3_bucket)
     expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
-    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
+    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"  # the child must be busy when killed
     worker = cluster.start_worker("solo")
     cluster.wait_ready("solo")
-    batch_id = _submit(cluster, tmp_path / "list.jsonl")
-
-    deadline = time.monotonic() + 60
-    while _status(cluster, batch_id)["done"] < 2 or not _unacked_video_ids(redis_url):
-        assert time.monotonic() < deadline, cluster.log("solo")[-3000:]
-        time.sleep(0.05)
+    batch_id = _submit_and_wait_busy(cluster, tmp_path / "list.jsonl", "solo", redis_url)
     (child,) = _children(worker.pid)
     in_flight = _unacked_video_ids(redis_url)
     os.kill(child, signal.SIGKILL)
