@@ -11,6 +11,7 @@ import click
 
 from common.settings import Settings, load_settings
 from common.types import ScanResult
+from scheduler.options import SAMPLINGS, TRACKINGS, extraction_overrides
 
 EXIT_SOME_ERRORS = 3
 
@@ -83,16 +84,7 @@ def _public(r: ScanResult) -> dict[str, object]:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results.")
 @click.option("--frames", type=int, help="Frames sampled per video (default 16).")
-@click.option(
-    "--sampling",
-    type=click.Choice(["spread", "segments"]),
-    help="Frame sampling (default: the model's, else spread).",
-)
-@click.option(
-    "--tracking",
-    type=click.Choice(["detect", "landmarks"]),
-    help="Face tracking (default: the model's, else detect).",
-)
+@extraction_overrides
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.option(
@@ -211,14 +203,14 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
 @click.option("--frames", type=int, default=16, show_default=True)
 @click.option(
     "--sampling",
-    type=click.Choice(["spread", "segments"]),
+    type=click.Choice(SAMPLINGS),
     default="spread",
     show_default=True,
     help="Frame sampling; recorded in the bundle, which then scans the same way.",
 )
 @click.option(
     "--tracking",
-    type=click.Choice(["detect", "landmarks"]),
+    type=click.Choice(TRACKINGS),
     default="detect",
     show_default=True,
     help="Face tracking between near-adjacent frames; recorded in the bundle like sampling.",

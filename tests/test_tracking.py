@@ -158,3 +158,16 @@ def test_segments_keep_their_runs_when_the_face_is_there(tmp_path: Path) -> None
     spread = extract(str(clip), Settings(), ExtractConfig(FAMILIES, frames=8))
     # Runs and spread samples are different frames, hence different measures.
     assert not np.allclose(ex.frame_matrix, spread.frame_matrix)
+
+
+def test_cli_choices_match_the_pipeline() -> None:
+    # scheduler.options spells the choices out to keep OpenCV out of the CLI's start-up.
+    from common.faces import TRACKING_MODES
+    from common.frames import SAMPLINGS as FRAME_SAMPLINGS
+    from scheduler.options import SAMPLINGS, TRACKINGS
+
+    assert SAMPLINGS == FRAME_SAMPLINGS and TRACKINGS == TRACKING_MODES
+    for s in SAMPLINGS:
+        assert Settings(sampling=s).sampling == s
+    for t in TRACKINGS:
+        assert Settings(tracking=t).tracking == t

@@ -31,6 +31,7 @@ from typing import Any
 import click
 
 from common.settings import Settings
+from scheduler.options import extraction_overrides
 
 STAGES = ("fetch", "decode", "faces", "features", "classify", "write")
 
@@ -509,16 +510,7 @@ def register(main: click.Group) -> None:
         "--scaling-rounds", default=1, show_default=True, help="Scan the list this many times."
     )
     @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle.")
-    @click.option(
-        "--sampling",
-        type=click.Choice(["spread", "segments"]),
-        help="Frame sampling (default: the model's).",
-    )
-    @click.option(
-        "--tracking",
-        type=click.Choice(["detect", "landmarks"]),
-        help="Face tracking (default: the model's).",
-    )
+    @extraction_overrides
     @click.pass_context
     def bench(
         ctx: click.Context,

@@ -1,0 +1,29 @@
+"""Command-line options shared by several commands (kept free of heavy imports)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., object])
+
+# As common.frames.SAMPLINGS and common.faces.TRACKING_MODES (not imported: they pull in
+# OpenCV and PyAV, and every dfscan command would pay for them at start).
+SAMPLINGS = ("spread", "segments")
+TRACKINGS = ("detect", "landmarks")
+
+
+def extraction_overrides(f: F) -> F:
+    """``--sampling`` and ``--tracking``: unset = as the model was trained; set = override."""
+    f = click.option(
+        "--tracking",
+        type=click.Choice(TRACKINGS),
+        help="Face tracking (default: the model's, else detect).",
+    )(f)
+    return click.option(
+        "--sampling",
+        type=click.Choice(SAMPLINGS),
+        help="Frame sampling (default: the model's, else spread).",
+    )(f)
