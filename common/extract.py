@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.errors import NoFace, ScanError
-from common.faces import FaceDetector, background_faces, make_detector, track_faces
+from common.faces import FaceDetector, Reframe, background_faces, make_detector, track_faces
 from common.features import FeatureFamily, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
@@ -84,10 +84,11 @@ def _sample_faces(
     limits: SampleLimits,
     det: FaceDetector,
     timer: _Timed,
+    reframe: Reframe | None = None,
 ) -> tuple[list[Frame], list[Face]]:
     frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits, sampling)))
     t0 = time.perf_counter()
-    faces = track_faces(frames, det, cfg.crop_size, cfg.tracking)
+    faces = track_faces(frames, det, cfg.crop_size, cfg.tracking, reframe)
     timer.add("faces", time.perf_counter() - t0)
     return frames, faces
 
@@ -99,11 +100,13 @@ def extract(
     *,
     detector: FaceDetector | None = None,
     transform: FaceTransform | None = None,
+    reframe: Reframe | None = None,
 ) -> Extraction:
     """Run the stages for one target. Raises ScanError subclasses on bad input.
 
     ``transform`` edits each face crop before it is measured (used to make self-blended
-    pseudo-fakes from real clips at training time).
+    pseudo-fakes from real clips at training time); ``reframe`` edits each face box before
+    its crop is cut (box jitter at training time).
     """
     det = detector or make_detector(cfg.detector)
     timer = _Timed()
@@ -112,12 +115,12 @@ def extract(
     t0 = time.perf_counter()
     with open_media(target, settings) as media:
         timer.add("fetch", time.perf_counter() - t0)
-        frames, faces = _sample_faces(media, cfg, cfg.sampling, limits, det, timer)
+        frames, faces = _sample_faces(media, cfg, cfg.sampling, limits, det, timer, reframe)
         if cfg.sampling != "spread" and media.kind == "video" and 2 * len(faces) < len(frames):
             # Runs from keyframes may all fall where no face is (a title card, a clip with
             # one keyframe and an intro): the spread sample then decides what is kept.
             try:
-                spread = _sample_faces(media, cfg, "spread", limits, det, timer)
+                spread = _sample_faces(media, cfg, "spread", limits, det, timer, reframe)
             except ScanError:  # e.g. damage past the runs: keep what the runs gave
                 spread = frames, faces
             if len(spread[1]) > len(faces):

@@ -9,7 +9,7 @@ is cut from the full-resolution frame, so small faces keep their detail.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -311,6 +311,22 @@ def _map_points(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:, :2].T + m[:, 2]
 
 
+# Edits a detection before its crop is cut (training-time box jitter, models.augment); the
+# tracker keeps following the unedited detection.
+Reframe = Callable[[Frame, Detection], Detection]
+
+
+def jitter_box(box: Box, shift: tuple[float, float], log_scale: float) -> Box:
+    """``box`` moved by ``shift`` (fractions of its larger side) and rescaled by
+    exp(``log_scale``) about its centre."""
+    side = max(box.w, box.h)
+    k = float(np.exp(log_scale))
+    w, h = box.w * k, box.h * k
+    cx, cy = box.center
+    cx, cy = cx + shift[0] * side, cy + shift[1] * side
+    return Box(int(round(cx - w / 2)), int(round(cy - h / 2)), max(1, int(w)), max(1, int(h)))
+
+
 def make_face(frame: Frame, det: Detection, size: int) -> Face:
     crop, m = crop_square(frame.image, det.box, size)
     s = float(m[0, 0])
@@ -335,7 +351,11 @@ def _detect_main(
 
 
 def track_faces(
-    frames: Sequence[Frame] | object, detector: FaceDetector, size: int, tracking: str = "detect"
+    frames: Sequence[Frame] | object,
+    detector: FaceDetector,
+    size: int,
+    tracking: str = "detect",
+    reframe: Reframe | None = None,
 ) -> list[Face]:
     """Main face of each frame that has one, following the same person across frames.
 
@@ -343,8 +363,12 @@ def track_faces(
     around the previous face first (see :func:`detect_near`), and the whole frame only when
     that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
     previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
-    FOLLOW_STEPS frames in a row.
+    FOLLOW_STEPS frames in a row. ``reframe`` edits each detection before its crop is cut.
     """
+
+    def cut(frame: Frame, det: Detection) -> Face:
+        return make_face(frame, reframe(frame, det) if reframe else det, size)
+
     if tracking not in TRACKING_MODES:
         raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKING_MODES)})")
     faces: list[Face] = []
@@ -360,7 +384,7 @@ def track_faces(
             and 0 < frame.index - last_index <= FOLLOW_MAX_GAP
         ):
             det = follow_landmarks(detector, frame.image, last)
-            face = None if det is None else make_face(frame, det, size)
+            face = None if det is None else cut(frame, det)
             if face is not None and float(crop_thumb(face.crop) @ crop_thumb(faces[-1].crop)) < (
                 FOLLOW_MIN_NCC
             ):
@@ -371,7 +395,7 @@ def track_faces(
             if det is None:
                 retries -= max(frame.image.shape[:2]) > DETECT_MAX_SIDE
                 continue
-            face = make_face(frame, det, size)
+            face = cut(frame, det)
         last, last_index = det, frame.index
         faces.append(face)
     return faces

@@ -12,7 +12,7 @@ import json
 import multiprocessing as mp
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +22,19 @@ from common.extract import ExtractConfig, extract
 from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
 from common.media import IMAGE_SUFFIXES
 from common.settings import Settings
-from models.augment import AUGMENT_VERSION, Degrader
+from models.augment import AUGMENT_VERSION, BoxJitter, Degrader
 from models.manifest import Item
 from models.selfblend import SelfBlender
 
 
 @dataclass(frozen=True, slots=True)
 class Recipe:
-    """How a training row is made from its item: as is, self-blended, degraded, or both."""
+    """How a training row is made from its item: as is, self-blended, degraded, or both;
+    with box jitter, its face boxes are moved at random before the crops are cut."""
 
     blend_seed: int | None = None
     degrade_seed: int | None = None
+    jitter: BoxJitter | None = None
 
     @property
     def method(self) -> str | None:
@@ -45,6 +47,12 @@ class Recipe:
         if self.degrade_seed is None:
             return blend
         return Degrader(self.degrade_seed, then=blend)
+
+    def jittered(self, target: str, box_jitter: tuple[float, float] | None) -> Recipe:
+        if box_jitter is None:
+            return self
+        seed = _seed_for(f"{target}|{self.blend_seed}|{self.degrade_seed}", 104729)
+        return replace(self, jitter=BoxJitter(seed, *box_jitter))
 
 
 @dataclass(slots=True)
@@ -98,6 +106,8 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
         key["spread_fallback"] = 1  # common.extract: too few faces in the runs -> spread
     if cfg.tracking != "detect":
         key["tracking"] = cfg.tracking
+    if recipe.jitter is not None:
+        key["jitter"] = asdict(recipe.jitter)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -121,7 +131,9 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
     if path is not None and path.exists():
         return Featurized(item, np.load(path), None, recipe)
     try:
-        ex = extract(item.target, settings, cfg, transform=recipe.transform())
+        ex = extract(
+            item.target, settings, cfg, transform=recipe.transform(), reframe=recipe.jitter
+        )
     except ScanError as exc:
         return Featurized(item, None, exc.code, recipe)
     if path is not None:
@@ -144,6 +156,7 @@ def featurize(
     region: str = "face",
     sampling: str = "spread",
     tracking: str = "detect",
+    box_jitter: tuple[float, float] | None = None,
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
@@ -153,9 +166,15 @@ def featurize(
     Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made
     only from items labelled real. ``augment`` adds that many degraded copies of each real
     item (label real, method "degraded") and, with a blend seed, of its pseudo-fake.
+    ``box_jitter`` (shift, log-scale standard deviations, see models.augment.BoxJitter)
+    moves the face boxes of every row at random, one draw per row.
     """
     cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region, sampling, tracking)
-    jobs = [(it, recipe) for it in items for recipe in _recipes(it, self_blend_seed, augment)]
+    jobs = [
+        (it, recipe.jittered(it.target, box_jitter))
+        for it in items
+        for recipe in _recipes(it, self_blend_seed, augment)
+    ]
     results = list(_run(jobs, settings, cfg, cache, workers, progress))
     for r in results:
         method = r.recipe.method

@@ -35,6 +35,7 @@ class TrainOptions:
     frames: int = 16
     sampling: str = "spread"  # common.frames: "spread" | "segments"
     tracking: str = "detect"  # common.faces: "detect" | "landmarks"
+    box_jitter: tuple[float, float] | None = None  # models.augment.BoxJitter (shift, log-scale)
     seed: int = 0
     cache: Path | None = None
     workers: int = 1
@@ -64,6 +65,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         frames=opt.frames,
         sampling=opt.sampling,
         tracking=opt.tracking,
+        box_jitter=opt.box_jitter,
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
@@ -121,6 +123,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
             "self_blend": opt.self_blend,
             "pseudo_only": opt.pseudo_only,
             "augment": opt.augment,
+            **({"box_jitter": list(opt.box_jitter)} if opt.box_jitter else {}),
             "failed_extraction": dict(failed),
         },
         "cv_table": res.cv_table,

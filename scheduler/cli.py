@@ -185,6 +185,14 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     show_default=True,
     help="Degraded copies of each real clip (and of its self-blend) to add.",
 )
+@click.option(
+    "--box-jitter",
+    type=(float, float),
+    default=None,
+    metavar="SHIFT LOG_SCALE",
+    help="Move every training face box at random before cropping: standard deviations of "
+    "the shift (face sides, per axis) and of the log size change, e.g. 0.035 0.1.",
+)
 @click.option("--families", help="Comma-separated feature families (default: all).")
 @click.option("--no-temporal", is_flag=True, help="Leave out the temporal family.")
 @click.option(
@@ -235,6 +243,7 @@ def train(
     self_blend: bool,
     pseudo_only: bool,
     augment: int,
+    box_jitter: tuple[float, float] | None,
     families: str | None,
     no_temporal: bool,
     threshold_rule: str,
@@ -260,6 +269,7 @@ def train(
         self_blend=self_blend or pseudo_only,
         pseudo_only=pseudo_only,
         augment=augment,
+        box_jitter=box_jitter,
         threshold_rule=threshold_rule,
         dev_split=dev_split,
         detector=detector,

@@ -11,11 +11,12 @@ from _media import face_frames, gradient_bgr, no_face_bgr
 
 from common import faces as faces_mod
 from common.extract import ExtractConfig, extract
-from common.faces import FOLLOW_STEPS, Detection, make_detector, track_faces
+from common.faces import FOLLOW_STEPS, Detection, jitter_box, make_detector, track_faces
 from common.features import FAMILIES, FAMILY_NAMES
 from common.frames import SampleLimits, iter_video
 from common.settings import Settings
 from common.types import Box, Frame
+from models.augment import BoxJitter
 from models.bundle import ModelBundle
 from models.featurize import Recipe, cache_key
 from worker.pipeline import config_for
@@ -171,3 +172,51 @@ def test_cli_choices_match_the_pipeline() -> None:
         assert Settings(sampling=s).sampling == s
     for t in TRACKINGS:
         assert Settings(tracking=t).tracking == t
+
+
+def test_reframe_moves_the_crop_but_tracking_follows_the_detection(clip: list[Frame]) -> None:
+    """Box jitter edits only what is cut: the tracker keeps the unedited boxes, so a large
+    shift neither drifts from frame to frame nor loses the face."""
+    det = make_detector("dlib")
+
+    def far(frame: Frame, d: Detection) -> Detection:
+        return Detection(jitter_box(d.box, (0.4, -0.3), np.log(1.5)), d.landmarks)
+
+    plain = track_faces(clip, det, 128)
+    moved = track_faces(clip, det, 128, reframe=far)
+    assert [f.frame_index for f in moved] == [f.frame_index for f in plain] == list(range(12))
+    for a, b in zip(plain, moved, strict=True):
+        assert b.box == jitter_box(a.box, (0.4, -0.3), np.log(1.5))
+        assert not np.array_equal(a.crop, b.crop)
+
+
+def test_box_jitter_is_drawn_per_clip_and_frame() -> None:
+    box = Box(100, 100, 50, 50)
+    # centre (125, 125) moved by (0.1, -0.2) x 50, side doubled
+    assert jitter_box(box, (0.1, -0.2), float(np.log(2.0))) == Box(80, 65, 100, 100)
+    d = Detection(box, np.zeros((68, 2), np.float32))
+    img = np.zeros((4, 4, 3), np.uint8)
+    f0, f1 = Frame(0, 0.0, img), Frame(1, 0.04, img)
+    j = BoxJitter(7, 0.05, 0.1)
+    assert j(f0, d).box == BoxJitter(7, 0.05, 0.1)(f0, d).box  # reproducible
+    assert j(f0, d).box != j(f1, d).box  # a new draw per frame
+    assert j(f0, d).box != BoxJitter(8, 0.05, 0.1)(f0, d).box  # and per clip
+    assert j(f0, d).landmarks is d.landmarks
+    assert BoxJitter(7, 0.0, 0.0)(f1, d).box == box
+    boxes = [BoxJitter(s, 0.05, 0.1)(f0, d).box for s in range(400)]
+    dx = np.array([b.center[0] - 125 for b in boxes]) / 50
+    logw = np.log([b.w / 50 for b in boxes])
+    assert abs(dx.std() - 0.05) < 0.01 and abs(logw.std() - 0.1) < 0.02
+
+
+def test_box_jitter_in_cache_key() -> None:
+    cfg = ExtractConfig(FAMILIES)
+    plain = Recipe(blend_seed=3)
+    a, b = plain.jittered("x.mp4", (0.03, 0.1)), plain.jittered("y.mp4", (0.03, 0.1))
+    assert plain.jittered("x.mp4", None) == plain
+    assert a.jitter is not None and a.jitter.seed != b.jitter.seed  # type: ignore[union-attr]
+    keys = {cache_key("x.mp4", cfg, r) for r in (plain, a, plain.jittered("x.mp4", (0.03, 0.2)))}
+    assert len(keys) == 3
+    assert cache_key("x.mp4", cfg, a) == cache_key(
+        "x.mp4", cfg, plain.jittered("x.mp4", (0.03, 0.1))
+    )

@@ -201,3 +201,36 @@ def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
     assert 0.0 < bundle.threshold <= 1.0 and meta["frames_per_video"] == 4
     assert "Model card" in (out / "card.md").read_text()
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 16  # 4 clips x 4 recipes, cached
+
+
+def test_dfscan_train_with_box_jitter(tmp_path: Path) -> None:
+    """--box-jitter reaches extraction (rows cached under their own keys, features differ from
+    the unjittered rows) and the card records it."""
+    from models.samples import sample_frames, write_video
+    from scheduler.cli import main
+
+    items = []
+    for g in range(5):
+        path = tmp_path / f"real{g}.mp4"
+        write_video(path, sample_frames(4, (320, 240), seed=g))
+        items.append(Item(str(path), "real", f"p{g}", "train", "cam"))
+    write_manifest(items, tmp_path / "m.csv")
+    cache = tmp_path / "cache"
+
+    def run(out: str, *extra: str) -> dict:  # type: ignore[type-arg]
+        args = ["train", "--manifest", str(tmp_path / "m.csv"), "--out", str(tmp_path / out)]
+        args += ["--pseudo-only", "--frames", "4", "--cache", str(cache), "--seed", "0"]
+        res = CliRunner().invoke(main, [*args, "--threshold", "frr:0.2", *extra])
+        assert res.exit_code == 0, res.output
+        return json.loads((tmp_path / out / "meta.json").read_text())
+
+    plain = run("plain")
+    before = {p.name: np.load(p) for p in cache.glob("*.npy")}
+    jittered = run("jittered", "--box-jitter", "0.05", "0.1")
+    after = {p.name: np.load(p) for p in cache.glob("*.npy")}
+    assert "box_jitter" not in plain["training_data"]
+    assert jittered["training_data"]["box_jitter"] == [0.05, 0.1]
+    new = [after[k] for k in after.keys() - before.keys()]
+    assert len(before) == len(new) == 10  # 5 clips x (as is, self-blend)
+    olds = list(before.values())
+    assert not any(n.shape == o.shape and np.allclose(n, o) for n in new for o in olds)
