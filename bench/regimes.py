@@ -118,7 +118,9 @@ def _score(pipe, rows):  # type: ignore[no-untyped-def]
     return pipe.predict_proba(x)[:, 1], y, k
 
 
-def evaluate_regime(reg: Regime, dft, pr, ff, rule: str) -> dict:  # type: ignore[no-untyped-def]
+def evaluate_regime(reg: Regime, dft, pr, ff, rule: str, pr_eval=None) -> dict:  # type: ignore[no-untyped-def]
+    """``pr_eval``: the pristine rows to score, when they are read otherwise than ``pr`` (the
+    training rows; with --box-jitter those are jittered, the scored ones are not)."""
     train_dft = [r for r in dft if r.item.split == "train" and _keep(r, reg)]
     train_pr = [r for r in pr if _keep(r, reg)] if reg.pristine else []
     # The threshold's dev reals: val real clips as they are (no val fake is ever used).
@@ -136,7 +138,7 @@ def evaluate_regime(reg: Regime, dft, pr, ff, rule: str) -> dict:  # type: ignor
         "threshold": thr,
         "val": {"auc": auc(sv, yv), "eer": eer(sv, yv).far, "far": at.far, "frr": at.frr},
     }
-    pr_plain = [r for r in pr if r.item.method == "pristine"]
+    pr_plain = [r for r in (pr_eval or pr) if r.item.method == "pristine"]
     if reg.pristine:  # honest: each person scored by a model that never saw them
         groups = sorted({r.item.group for r in pr_plain})
         rng = np.random.default_rng(0)
@@ -203,6 +205,13 @@ def main() -> int:
     ap.add_argument("--regimes", help="comma-separated regime names (default: all)")
     ap.add_argument("--sampling", choices=("spread", "segments"), default="spread")
     ap.add_argument("--tracking", choices=("detect", "landmarks"), default="detect")
+    ap.add_argument(
+        "--box-jitter",
+        type=float,
+        nargs=2,
+        metavar=("SHIFT", "LOG_SCALE"),
+        help="train on jittered face boxes as `dfscan train --box-jitter`; scored rows are not",
+    )
     args = ap.parse_args()
     if not (args.data / "deepfaketimit_lq").is_dir():
         print(f"no research data at {args.data}: nothing to compare (see ../shared/data)")
@@ -215,11 +224,19 @@ def main() -> int:
     dft_items, pr_items, ff_items = _items(args.data)
     reading = {"sampling": args.sampling, "tracking": args.tracking}
     kw = {"cache": args.cache, "workers": args.workers, **reading}
-    dft = featurize(dft_items, settings, self_blend_seed=1, augment=2, **kw)
-    pr = featurize(pr_items, settings, self_blend_seed=1, augment=2, **kw)
+    jit = tuple(args.box_jitter) if args.box_jitter else None
+    train_dft = [it for it in dft_items if it.split != "val"]
+    dft = featurize(train_dft, settings, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
+    dft += featurize(
+        [it for it in dft_items if it.split == "val"], settings, self_blend_seed=1, augment=2, **kw
+    )
+    pr = featurize(pr_items, settings, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
+    pr_eval = featurize(pr_items, settings, **kw) if jit else None
     ff = featurize(ff_items, settings, **kw)
-    results = [evaluate_regime(reg, dft, pr, ff, args.threshold) for reg in regimes]
-    odd = {k: v for k, v in reading.items() if READING[k] != v}
+    results = [evaluate_regime(reg, dft, pr, ff, args.threshold, pr_eval) for reg in regimes]
+    if jit:
+        reading["box_jitter"] = f"{jit[0]} {jit[1]}"
+    odd = {k: v for k, v in reading.items() if READING.get(k) != v}
     results = [{**r, **odd} for r in results]  # the json as before when nothing is odd
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(_md(results, args.threshold, reading))
