@@ -253,8 +253,12 @@ def main() -> int:
                 first = averaged
             else:
                 summary["vs_first"] = list(paired_bootstrap(first, averaged, y))
-            per_model[Path(model).name] = summary
             print(set_name, Path(model).name, json.dumps(summary), flush=True)
+            # per video, for paired comparisons across runs (e.g. other frame counts)
+            summary["scores_as_found"] = scores[0].tolist()
+            summary["scores_jitter_averaged"] = averaged.tolist()
+            per_model[Path(model).name] = summary
+        result.setdefault("targets", {})[set_name] = {"target": targets, "y": y.tolist()}
         result["sets"][set_name] = per_model
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "crop_jitter.json").write_text(json.dumps(result, indent=2))

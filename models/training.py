@@ -57,21 +57,24 @@ def _counts(rows: list[Featurized]) -> dict[str, int]:
 
 def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> dict[str, Any]:
     """Featurize, select and fit, fix the threshold, save the bundle; return the card data."""
-    rows = featurize(
-        items,
-        settings,
+    kw: dict[str, Any] = dict(
         detector=opt.detector,
         crop_size=opt.crop_size,
         frames=opt.frames,
         sampling=opt.sampling,
         tracking=opt.tracking,
-        box_jitter=opt.box_jitter,
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
         workers=opt.workers,
         progress=True,
     )
+    dev_items = [it for it in items if it.split == opt.dev_split]
+    rows = featurize(
+        [it for it in items if it.split != opt.dev_split], settings, **kw, box_jitter=opt.box_jitter
+    )
+    # The threshold is set on dev clips cropped as a scan crops them: no box jitter.
+    rows += featurize(dev_items, settings, **kw) if dev_items else []
     failed = Counter(r.error for r in rows if r.matrix is None)
     if opt.pseudo_only:
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
@@ -169,7 +172,12 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         "",
         f"- Counts: {td['counts']}",
         f"- Self-blended pseudo-fakes: {td['self_blend']}; pseudo-fakes only: {td['pseudo_only']}; "
-        f"degraded copies per real clip: {td.get('augment', 0)}",
+        f"degraded copies per real clip: {td.get('augment', 0)}"
+        + (
+            f"; box jitter (shift, log size): {tuple(td['box_jitter'])}"
+            if td.get("box_jitter")
+            else ""
+        ),
         f"- Failed extraction: {td['failed_extraction'] or 'none'}",
     ]
     if "dev" in card:

@@ -204,16 +204,17 @@ def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
 
 
 def test_dfscan_train_with_box_jitter(tmp_path: Path) -> None:
-    """--box-jitter reaches extraction (rows cached under their own keys, features differ from
-    the unjittered rows) and the card records it."""
+    """--box-jitter reaches extraction of the training clips (rows cached under their own
+    keys, features differ from the unjittered rows) but not of the dev clips, which set the
+    threshold as a scan crops them; the card records it."""
     from models.samples import sample_frames, write_video
     from scheduler.cli import main
 
     items = []
-    for g in range(5):
+    for g in range(6):
         path = tmp_path / f"real{g}.mp4"
         write_video(path, sample_frames(4, (320, 240), seed=g))
-        items.append(Item(str(path), "real", f"p{g}", "train", "cam"))
+        items.append(Item(str(path), "real", f"p{g}", "val" if g == 5 else "train", "cam"))
     write_manifest(items, tmp_path / "m.csv")
     cache = tmp_path / "cache"
 
@@ -230,7 +231,10 @@ def test_dfscan_train_with_box_jitter(tmp_path: Path) -> None:
     after = {p.name: np.load(p) for p in cache.glob("*.npy")}
     assert "box_jitter" not in plain["training_data"]
     assert jittered["training_data"]["box_jitter"] == [0.05, 0.1]
+    assert (
+        "box jitter (shift, log size): (0.05, 0.1)" in (tmp_path / "jittered/card.md").read_text()
+    )
     new = [after[k] for k in after.keys() - before.keys()]
-    assert len(before) == len(new) == 10  # 5 clips x (as is, self-blend)
+    assert len(before) == 12 and len(new) == 10  # 5 train clips x (as is, self-blend)
     olds = list(before.values())
     assert not any(n.shape == o.shape and np.allclose(n, o) for n in new for o in olds)
