@@ -102,6 +102,10 @@ class ModelBundle:
         Positive values pushed this video towards "fake". The training mean is the scaler's
         ``mean_``, so an ablated family looks average, not absent.
         """
+        return self.score_explained(x)[1]
+
+    def score_explained(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """:meth:`score` and :meth:`explain` of the rows of ``x`` from one model call."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float32))
         mean = self.pipeline.named_steps["scale"].mean_
         layout = video_layout(select(self.families), self.temporal)
@@ -111,9 +115,10 @@ class ModelBundle:
         for i, cols in enumerate(layout.values(), start=1):
             stacked[i][:, cols] = mean[cols]
         scores = self.score(stacked.reshape(-1, x.shape[1])).reshape(1 + len(layout), -1)
-        return {
+        drops = {
             name: float(np.mean(scores[0] - scores[i])) for i, name in enumerate(layout, start=1)
         }
+        return scores[0], drops
 
 
 def save_bundle(bundle: ModelBundle, folder: Path) -> str:

@@ -252,6 +252,16 @@ def test_explain_is_an_ablation(saved: tuple[Path, ModelBundle]) -> None:
     assert all(v == pytest.approx(0.0, abs=1e-9) for v in bundle.explain(mean).values())
 
 
+def test_score_explained_is_score_and_explain(saved: tuple[Path, ModelBundle]) -> None:
+    # The scanner takes both from one model call; each must equal its own call.
+    folder, _ = saved
+    bundle = load_bundle(folder)
+    for row in _vectors()[:4]:
+        score, drops = bundle.score_explained(row)
+        np.testing.assert_array_equal(score, bundle.score(row))
+        assert drops == bundle.explain(row)
+
+
 # --------------------------------------------------------------------------- shipped model
 
 

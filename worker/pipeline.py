@@ -55,8 +55,8 @@ class Scanner:
         try:
             ex = extract(target, self.settings, self.cfg)
             t1 = time.perf_counter()
-            score = float(self.bundle.score(ex.vector)[0])
-            result.families = self.bundle.explain(ex.vector)
+            scores, result.families = self.bundle.score_explained(ex.vector)
+            score = float(scores[0])
             ex.timings["classify"] = time.perf_counter() - t1
             result.score = score
             result.label = "fake" if score >= self.threshold else "real"
