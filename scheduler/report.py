@@ -100,9 +100,16 @@ def batch_status(session: Session, batch_id: int) -> BatchStatus:
     if fresh_n and last is not None and last > created:
         rate = fresh_n / (last - created).total_seconds()
     return BatchStatus(
-        batch_id=batch.id, name=batch.name, model_version=batch.model_version, total=total,
-        done=done, failed=failed, pending=total - done - failed, created_at=created,
-        last_update=last, videos_per_s=rate,
+        batch_id=batch.id,
+        name=batch.name,
+        model_version=batch.model_version,
+        total=total,
+        done=done,
+        failed=failed,
+        pending=total - done - failed,
+        created_at=created,
+        last_update=last,
+        videos_per_s=rate,
     )
 
 
@@ -209,8 +216,15 @@ def equal_error_rate(scores: np.ndarray, is_fake: np.ndarray) -> float | None:
 
 # ----------------------------------------------------------------------------- flagged
 
-FLAGGED_COLUMNS = ("video_id", "url", "external_id", "score", "truth", "model_version",
-                   "updated_at")
+FLAGGED_COLUMNS = (
+    "video_id",
+    "url",
+    "external_id",
+    "score",
+    "truth",
+    "model_version",
+    "updated_at",
+)
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -234,8 +248,15 @@ def flagged_query(
 ) -> Select[Any]:
     """Finished scans with a 'fake' verdict, highest score first."""
     query = (
-        select(Video.id, Video.url, Video.external_id, Scan.score, Video.label,
-               Scan.model_version, Scan.updated_at)
+        select(
+            Video.id,
+            Video.url,
+            Video.external_id,
+            Scan.score,
+            Video.label,
+            Scan.model_version,
+            Scan.updated_at,
+        )
         .join(Video, Video.id == Scan.video_id)
         .where(Scan.status == "done", Scan.label == "fake")
     )

@@ -111,8 +111,10 @@ def _list_s3(uri: str, settings: Settings) -> Iterator[Entry]:
     from common.media import s3_client
 
     parts = urlsplit(uri)
-    pages = s3_client(settings).get_paginator("list_objects_v2").paginate(
-        Bucket=parts.netloc, Prefix=parts.path.lstrip("/")
+    pages = (
+        s3_client(settings)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=parts.netloc, Prefix=parts.path.lstrip("/"))
     )
     for page in pages:
         for obj in page.get("Contents", []):
@@ -151,8 +153,13 @@ def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
     insert = _insert(session)
     stmt = insert(Video).values(
         [
-            {"url": e.url, "url_hash": h, "label": e.label, "external_id": e.external_id,
-             "created_at": utcnow()}
+            {
+                "url": e.url,
+                "url_hash": h,
+                "label": e.label,
+                "external_id": e.external_id,
+                "created_at": utcnow(),
+            }
             for h, e in by_hash.items()
         ]
     )
@@ -169,14 +176,19 @@ def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
     return {h: vid for h, vid in rows}
 
 
-def _mark_pending(
-    session: Session, video_ids: list[int], model_version: str, reset: bool
-) -> None:
+def _mark_pending(session: Session, video_ids: list[int], model_version: str, reset: bool) -> None:
     insert = _insert(session)
     stmt = insert(Scan).values(
         [
-            {"video_id": v, "model_version": model_version, "status": "pending", "attempts": 0,
-             "families": {}, "timings": {}, "updated_at": utcnow()}
+            {
+                "video_id": v,
+                "model_version": model_version,
+                "status": "pending",
+                "attempts": 0,
+                "families": {},
+                "timings": {},
+                "updated_at": utcnow(),
+            }
             for v in video_ids
         ]
     )

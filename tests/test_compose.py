@@ -86,5 +86,13 @@ def test_dockerignore_keeps_data_out() -> None:
     lines = [ln.strip() for ln in text if ln.strip() and not ln.startswith("#")]
     assert lines[0] == "**", "ignore everything, then allow the sources back in"
     allowed = {ln[1:].split("/")[0] for ln in lines if ln.startswith("!")}
-    assert allowed <= {"pyproject.toml", "README.md", "alembic.ini", "alembic", "common",
-                       "models", "worker", "scheduler"}
+    assert allowed <= {
+        "pyproject.toml",
+        "README.md",
+        "alembic.ini",
+        "alembic",
+        "common",
+        "models",
+        "worker",
+        "scheduler",
+    }

@@ -31,11 +31,18 @@ def test_docs_sql_runs(pg_engine: Engine) -> None:
         for i, url in enumerate(("http://a/1.mp4", "http://b/1.mp4", "http://a/2.mp4")):
             vid = upsert_video(s, url, label="fake")
             fake = i < 2
-            upsert_scan(s, vid, ScanResult(
-                target=url, score=0.95 if fake else 0.1, label="fake" if fake else "real",
-                model_version="m", families={"boundary": 0.3, "frequency": 0.1},
-                content_sha256="c" * 64 if fake else "d" * 64,
-            ))
+            upsert_scan(
+                s,
+                vid,
+                ScanResult(
+                    target=url,
+                    score=0.95 if fake else 0.1,
+                    label="fake" if fake else "real",
+                    model_version="m",
+                    families={"boundary": 0.3, "frequency": 0.1},
+                    content_sha256="c" * 64 if fake else "d" * 64,
+                ),
+            )
     results = []
     with pg_engine.begin() as conn:
         for sql in _blocks():

@@ -74,7 +74,9 @@ def _scan(task: Task, settings: Settings, url: str, model_version: str | None) -
     if model_version and model_version != scanner.model_version:
         # Recorded under the batch's version so the batch completes and the mismatch shows.
         return _failed(
-            url, model_version, "model_mismatch",
+            url,
+            model_version,
+            "model_mismatch",
             f"worker has model {scanner.model_version}, batch wants {model_version}",
         )
     try:
