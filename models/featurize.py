@@ -108,8 +108,6 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
         key["tracking"] = cfg.tracking
     if recipe.jitter is not None:
         key["jitter"] = asdict(recipe.jitter)
-        if cfg.tracking == "landmarks":
-            key["cut_check"] = "as found"  # common.faces.track_faces compares unjittered crops
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 

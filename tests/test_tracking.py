@@ -220,14 +220,3 @@ def test_box_jitter_in_cache_key() -> None:
     assert cache_key("x.mp4", cfg, a) == cache_key(
         "x.mp4", cfg, plain.jittered("x.mp4", (0.03, 0.1))
     )
-
-
-def test_jittered_training_follows_as_a_scan_does(clip: list[Frame]) -> None:
-    """The cut check compares faces as found: with box jitter the same frames are followed
-    (and the same detection passes run) as without it."""
-    plain, jittered = Counting(make_detector("dlib")), Counting(make_detector("dlib"))
-    a = track_faces(clip, plain, 128, "landmarks")
-    b = track_faces(clip, jittered, 128, "landmarks", reframe=BoxJitter(3, 0.05, 0.15))
-    assert (plain.detects, plain.refits) == (jittered.detects, jittered.refits)
-    assert plain.refits > 0 and [f.frame_index for f in a] == [f.frame_index for f in b]
-    assert any(x.box != y.box for x, y in zip(a, b, strict=True))
