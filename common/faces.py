@@ -373,10 +373,11 @@ def track_faces(
         raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKING_MODES)})")
     faces: list[Face] = []
     last: Detection | None = None
+    last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
     last_index, followed = -(10**9), 0
     retries = 2  # larger full-frame retries that may still fail before giving up on them
     for frame in frames:  # type: ignore[attr-defined]
-        face = None
+        face, now_thumb = None, None
         if (
             tracking == "landmarks"
             and last is not None
@@ -385,17 +386,19 @@ def track_faces(
         ):
             det = follow_landmarks(detector, frame.image, last)
             face = None if det is None else cut(frame, det)
-            if face is not None and float(crop_thumb(face.crop) @ crop_thumb(faces[-1].crop)) < (
-                FOLLOW_MIN_NCC
-            ):
-                face = None  # the face no longer looks like the last one: a cut, detect
+            if face is not None:
+                now_thumb = crop_thumb(face.crop)
+                if float(now_thumb @ last_thumb) < FOLLOW_MIN_NCC:
+                    face = None  # the face no longer looks like the last one: a cut, detect
         followed = followed + 1 if face is not None else 0
         if face is None:
             det = _detect_main(detector, frame.image, last.box if last else None, retries > 0)
             if det is None:
                 retries -= max(frame.image.shape[:2]) > DETECT_MAX_SIDE
                 continue
-            face = cut(frame, det)
+            face, now_thumb = cut(frame, det), None
+        if tracking == "landmarks":
+            last_thumb = now_thumb if now_thumb is not None else crop_thumb(face.crop)
         last, last_index = det, frame.index
         faces.append(face)
     return faces
