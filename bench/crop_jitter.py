@@ -40,6 +40,7 @@ import csv
 import json
 import multiprocessing as mp
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,13 @@ def _auc(s: np.ndarray, y: np.ndarray) -> float:
 
 
 def summarise(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    with warnings.catch_warnings():
+        # a video no draw could scan is an all-NaN column: it drops out of every figure
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _summarise(scores, y)
+
+
+def _summarise(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
     jit = scores[1:]
     per_draw = [_auc(row, y) for row in jit]
     gap = float(np.nanmean(jit[:, y == 1]) - np.nanmean(jit[:, y == 0]))
