@@ -155,18 +155,24 @@ def test_training_is_deterministic_with_a_seed() -> None:
     assert a.cv_auc > 0.6  # the classes are separable on average
 
 
+def _real_clips_manifest(folder: Path, n: int) -> None:
+    """``m.csv`` in ``folder``: n 4-frame real sample clips, one person each, the last "val"."""
+    from models.samples import sample_frames, write_video
+
+    items = []
+    for g in range(n):
+        path = folder / f"real{g}.mp4"
+        write_video(path, sample_frames(4, (320, 240), seed=g))
+        items.append(Item(str(path), "real", f"p{g}", "val" if g == n - 1 else "train", "cam"))
+    write_manifest(items, folder / "m.csv")
+
+
 def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
     """Pseudo-only training from real sample videos: a loadable signed bundle and its card."""
     from models.bundle import load_bundle
-    from models.samples import sample_frames, write_video
     from scheduler.cli import main
 
-    items = []
-    for g in range(4):
-        path = tmp_path / f"real{g}.mp4"
-        write_video(path, sample_frames(4, (320, 240), seed=g))
-        items.append(Item(str(path), "real", f"p{g}", "val" if g == 3 else "train", "cam"))
-    write_manifest(items, tmp_path / "m.csv")
+    _real_clips_manifest(tmp_path, 4)
     out = tmp_path / "model"
     res = CliRunner().invoke(
         main,
@@ -207,15 +213,9 @@ def test_dfscan_train_with_box_jitter(tmp_path: Path) -> None:
     """--box-jitter reaches extraction of the training clips (rows cached under their own
     keys, features differ from the unjittered rows) but not of the dev clips, which set the
     threshold as a scan crops them; the card records it."""
-    from models.samples import sample_frames, write_video
     from scheduler.cli import main
 
-    items = []
-    for g in range(6):
-        path = tmp_path / f"real{g}.mp4"
-        write_video(path, sample_frames(4, (320, 240), seed=g))
-        items.append(Item(str(path), "real", f"p{g}", "val" if g == 5 else "train", "cam"))
-    write_manifest(items, tmp_path / "m.csv")
+    _real_clips_manifest(tmp_path, 6)
     cache = tmp_path / "cache"
 
     def run(out: str, *extra: str) -> dict:  # type: ignore[type-arg]
