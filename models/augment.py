@@ -86,11 +86,11 @@ class BoxJitter:
     """Per-frame random moves of the face box before its crop is cut, one seed per clip.
 
     HOG boxes are quantised by the detector's pyramid (one level is a 1.2x size step) and
-    its 8 px cells: between consecutive frames of the same face they move by ~7.5% of the
+    its 8 px cells: between consecutive frames of the same face they move by ~7% of the
     side, and a change of window or tracker moves them as much. Scores of a model trained
-    on one such draw of boxes swing with the next (FF++ c40 AUC 0.63-0.90 over 8 draws of
-    this size, ``bench/crop_jitter.py``). Training on jittered boxes teaches the SVM that
-    where the box falls says nothing about a pasted face.
+    on one such draw of boxes swing with the next (FF++ c40 AUC 0.68-0.94 over 6 draws of
+    this size, ``bench/crop_jitter.py``, docs/crop_jitter.md). Training on jittered boxes
+    teaches the SVM that where the box falls says nothing about a pasted face.
     """
 
     seed: int
