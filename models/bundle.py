@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from common.extract import ExtractConfig
 from common.features import FEATURE_VERSION, select, video_layout
+from common.settings import Settings
 
 PICKLE = "model.pkl"
 META = "meta.json"
@@ -90,6 +92,19 @@ class ModelBundle:
             trained,
         )
         return setting
+
+    def extract_config(self, settings: Settings, frames: int) -> ExtractConfig:
+        """Crops, detector, sampling and tracking as the model was trained (sampling and
+        tracking overridable by settings, see :meth:`choice`); ``frames`` per video."""
+        return ExtractConfig(
+            families=select(self.families),
+            temporal=self.temporal,
+            detector=str(self.meta.get("detector", settings.face_detector)),
+            crop_size=int(self.meta.get("crop_size", settings.crop_size)),
+            frames=frames,
+            sampling=self.choice("sampling", settings.sampling, "spread"),
+            tracking=self.choice("tracking", settings.tracking, "detect"),
+        )
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """P(fake) for each row of a (N, D) matrix of video vectors."""

@@ -560,17 +560,14 @@ def evaluate(
         items = [it for it in items if it.split == opt.split]
     if not items:
         raise ValueError(f"no manifest rows{f' in split {opt.split!r}' if opt.split else ''}")
-    detector = str(bundle.meta.get("detector", settings.face_detector))
-    crop = int(bundle.meta.get("crop_size", settings.crop_size))
     frames = int(opt.frames or bundle.meta.get("frames_per_video", settings.frames_per_video))
-    sampling = bundle.choice("sampling", settings.sampling, "spread")
-    tracking = bundle.choice("tracking", settings.tracking, "detect")
+    cfg = bundle.extract_config(settings, frames)
     kw = dict(
-        detector=detector,
-        crop_size=crop,
-        frames=frames,
-        sampling=sampling,
-        tracking=tracking,
+        detector=cfg.detector,
+        crop_size=cfg.crop_size,
+        frames=cfg.frames,
+        sampling=cfg.sampling,
+        tracking=cfg.tracking,
         cache=opt.cache,
     )
     opt.out.mkdir(parents=True, exist_ok=True)
@@ -635,11 +632,11 @@ def evaluate(
         "temporal": bundle.temporal,
         "threshold_rule": bundle.meta.get("threshold_rule"),
         "threshold_set_on": bundle.meta.get("threshold_set_on"),
-        "detector": detector,
-        "crop_size": crop,
-        "frames": frames,
-        "sampling": sampling,
-        "tracking": tracking,
+        "detector": cfg.detector,
+        "crop_size": cfg.crop_size,
+        "frames": cfg.frames,
+        "sampling": cfg.sampling,
+        "tracking": cfg.tracking,
         "manifests": [str(m) for m in manifests],
         "split": opt.split,
         "n_items": len(items),

@@ -9,7 +9,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from common.errors import ScanError
 from common.extract import ExtractConfig, extract
-from common.features import select
 from common.settings import Settings
 from common.types import ScanResult
 from models.bundle import ModelBundle, load_bundle
@@ -19,15 +18,7 @@ log = logging.getLogger(__name__)
 
 def config_for(bundle: ModelBundle, settings: Settings) -> ExtractConfig:
     """Crops and detector as the model was trained; frames per video from settings."""
-    return ExtractConfig(
-        families=select(bundle.families),
-        temporal=bundle.temporal,
-        detector=str(bundle.meta.get("detector", settings.face_detector)),
-        crop_size=int(bundle.meta.get("crop_size", settings.crop_size)),
-        frames=settings.frames_per_video,
-        sampling=bundle.choice("sampling", settings.sampling, "spread"),
-        tracking=bundle.choice("tracking", settings.tracking, "detect"),
-    )
+    return bundle.extract_config(settings, settings.frames_per_video)
 
 
 class Scanner:
