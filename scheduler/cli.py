@@ -11,7 +11,7 @@ import click
 
 from common.settings import Settings, load_settings
 from common.types import ScanResult
-from scheduler.options import SAMPLINGS, TRACKINGS, extraction_overrides
+from scheduler.options import extraction_overrides, training_reading
 
 EXIT_SOME_ERRORS = 3
 
@@ -209,20 +209,7 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     help="Manifest split used only to fix the threshold.",
 )
 @click.option("--frames", type=int, default=16, show_default=True)
-@click.option(
-    "--sampling",
-    type=click.Choice(SAMPLINGS),
-    default="spread",
-    show_default=True,
-    help="Frame sampling; recorded in the bundle, which then scans the same way.",
-)
-@click.option(
-    "--tracking",
-    type=click.Choice(TRACKINGS),
-    default="detect",
-    show_default=True,
-    help="Face tracking between near-adjacent frames; recorded in the bundle like sampling.",
-)
+@training_reading
 @click.option("--detector", type=click.Choice(["dlib", "haar"]), default="dlib", show_default=True)
 @click.option(
     "--cache",
