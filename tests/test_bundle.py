@@ -166,24 +166,20 @@ def test_feature_version_mismatch_refused(trapped: tuple[Path, Path]) -> None:
     assert not sentinel.exists()
 
 
-def test_missing_feature_version_refused(trapped: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda m: m.pop("feature_version"), "feature version"),  # missing feature version
+        (lambda m: m.update(families=["frequency", "gaze"]), "gaze"),  # unknown family
+    ],
+)
+def test_bad_meta_refused(trapped: tuple[Path, Path], change, match: str) -> None:  # type: ignore[no-untyped-def]
     folder, sentinel = trapped
     meta = json.loads((folder / META).read_text())
-    del meta["feature_version"]
+    change(meta)
     (folder / META).write_text(json.dumps(meta))
-    _write_sums(folder)
-    with pytest.raises(BundleError, match="feature version"):
-        load_bundle(folder)
-    assert not sentinel.exists()
-
-
-def test_unknown_family_refused(trapped: tuple[Path, Path]) -> None:
-    folder, sentinel = trapped
-    meta = json.loads((folder / META).read_text())
-    meta["families"] = ["frequency", "gaze"]
-    (folder / META).write_text(json.dumps(meta))
-    _write_sums(folder)
-    with pytest.raises(BundleError, match="gaze"):
+    _write_sums(folder)  # correctly signed: the meta itself is what is refused
+    with pytest.raises(BundleError, match=match):
         load_bundle(folder)
     assert not sentinel.exists()
 

@@ -447,21 +447,34 @@ def _submit_and_wait_busy(cluster: Cluster, list_path: Path, worker: str, redis_
     return batch_id
 
 
-def test_batch_survives_sigkilled_worker(
+@pytest.fixture
+def kill_list(
     corpus: Corpus,
     cluster: Cluster,
     http_base: str,
     s3_bucket: str,
     s3_endpoint: str,
+    tmp_path: Path,
+) -> tuple[Path, dict[str, str | None]]:
+    """The batch list of a kill test and its expected errors; the cluster's workers read
+    16 frames per video, so the one to be killed is busy when it dies."""
+    _upload(corpus, s3_endpoint, s3_bucket)
+    path = tmp_path / "list.jsonl"
+    expected = _write_list(corpus, http_base, s3_bucket, path)
+    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
+    return path, expected
+
+
+def test_batch_survives_sigkilled_worker(
+    corpus: Corpus,
+    cluster: Cluster,
+    kill_list: tuple[Path, dict[str, str | None]],
     redis_url: str,
     postgres_url: str,
-    tmp_path: Path,
 ) -> None:
-    _upload(corpus, s3_endpoint, s3_bucket)
-    expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
-    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"  # the victim must be busy when killed
+    list_path, expected = kill_list
     victim = cluster.start_worker("victim")
-    batch_id = _submit_and_wait_busy(cluster, tmp_path / "list.jsonl", "victim", redis_url)
+    batch_id = _submit_and_wait_busy(cluster, list_path, "victim", redis_url)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     in_flight = _unacked_video_ids(redis_url)
@@ -496,22 +509,17 @@ def _children(pid: int) -> list[int]:
 def test_batch_survives_a_pool_child_killed_alone(
     corpus: Corpus,
     cluster: Cluster,
-    http_base: str,
-    s3_bucket: str,
-    s3_endpoint: str,
+    kill_list: tuple[Path, dict[str, str | None]],
     redis_url: str,
     postgres_url: str,
-    tmp_path: Path,
 ) -> None:
     # The pool process dies mid-scan (a decoder crash, the OOM killer) while the worker's
     # main process lives on: the task must come back (acks_late + reject_on_worker_lost),
     # a new child must take over, and the batch must end with one row per URL.
-    _upload(corpus, s3_endpoint, s3_bucket)
-    expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
-    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"  # the child must be busy when killed
+    list_path, expected = kill_list
     worker = cluster.start_worker("solo")
     cluster.wait_ready("solo")
-    batch_id = _submit_and_wait_busy(cluster, tmp_path / "list.jsonl", "solo", redis_url)
+    batch_id = _submit_and_wait_busy(cluster, list_path, "solo", redis_url)
     (child,) = _children(worker.pid)
     in_flight = _unacked_video_ids(redis_url)
     os.kill(child, signal.SIGKILL)

@@ -135,29 +135,13 @@ def test_images_and_folders_fall_back_to_spread(tmp_path: Path) -> None:
     assert len(got) == 1
 
 
-def test_cache_key_and_bundle_sampling(
-    gop25: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_cache_key_sampling(gop25: Path, tmp_path: Path) -> None:
     folder = write_frames_folder(tmp_path / "frames", [index_frame(i) for i in range(4)])
     spread, seg = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, sampling="segments")
     r = Recipe()
     # Spread keys are as before the option existed; segments keys differ for videos only.
     assert cache_key(str(gop25), spread, r) != cache_key(str(gop25), seg, r)
     assert cache_key(str(folder), spread, r) == cache_key(str(folder), seg, r)
-    meta = {"families": list(FAMILY_NAMES), "temporal": True, "threshold": 0.5}
-    assert config_for(ModelBundle(None, meta), Settings()).sampling == "spread"
-    assert config_for(ModelBundle(None, meta), Settings(sampling="segments")).sampling == (
-        "segments"
-    )
-    caplog.clear()
-    seg_meta = {**meta, "sampling": "segments"}
-    assert config_for(ModelBundle(None, seg_meta), Settings()).sampling == "segments"
-    assert not caplog.records  # as trained: nothing to warn about
-    # An explicit setting wins over the model's own sampling, and says so.
-    assert config_for(ModelBundle(None, seg_meta), Settings(sampling="spread")).sampling == (
-        "spread"
-    )
-    assert "sampling=spread overrides model" in caplog.text
     old = {  # the key's fields before the sampling option existed
         "fv": FEATURE_VERSION,
         "det": "dlib",
@@ -168,3 +152,24 @@ def test_cache_key_and_bundle_sampling(
     }
     want = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     assert cache_key(str(gop25), spread, r) == want
+
+
+@pytest.mark.parametrize(
+    ("key", "default", "other"),
+    [("sampling", "spread", "segments"), ("tracking", "detect", "landmarks")],
+)
+def test_the_model_reads_as_trained_unless_a_setting_says(
+    key: str, default: str, other: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    meta = {"families": list(FAMILY_NAMES), "temporal": True, "threshold": 0.5}
+    assert getattr(config_for(ModelBundle(None, meta), Settings()), key) == default
+    assert getattr(config_for(ModelBundle(None, meta), Settings(**{key: other})), key) == other
+    caplog.clear()
+    trained = {**meta, key: other}
+    assert getattr(config_for(ModelBundle(None, trained), Settings()), key) == other
+    assert not caplog.records  # as trained: nothing to warn about
+    # An explicit setting wins over the model's own reading, and says so.
+    assert getattr(config_for(ModelBundle(None, trained), Settings(**{key: default})), key) == (
+        default
+    )
+    assert f"{key}={default} overrides model" in caplog.text

@@ -12,14 +12,12 @@ from _media import face_frames, gradient_bgr, no_face_bgr
 from common import faces as faces_mod
 from common.extract import ExtractConfig, extract
 from common.faces import FOLLOW_STEPS, Detection, jitter_box, make_detector, track_faces
-from common.features import FAMILIES, FAMILY_NAMES
+from common.features import FAMILIES
 from common.frames import SampleLimits, iter_video
 from common.settings import Settings
 from common.types import Box, Frame
 from models.augment import BoxJitter
-from models.bundle import ModelBundle
 from models.featurize import Recipe, cache_key
-from worker.pipeline import config_for
 
 
 class Counting:
@@ -101,21 +99,11 @@ def test_unknown_tracking_is_refused(clip: list[Frame]) -> None:
         track_faces(clip[:1], make_detector("dlib"), 96, "optical-flow")
 
 
-def test_tracking_in_cache_key_and_bundle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_tracking_in_cache_key(tmp_path: Path) -> None:
+    # How settings and the bundle choose the tracking: test_sampling (one test for both).
     target = str(tmp_path / "x.mp4")
     plain, follow = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, tracking="landmarks")
     assert cache_key(target, plain, Recipe()) != cache_key(target, follow, Recipe())
-    meta = {"families": list(FAMILY_NAMES), "temporal": True, "threshold": 0.5}
-    assert config_for(ModelBundle(None, meta), Settings()).tracking == "detect"
-    assert config_for(ModelBundle(None, meta), Settings(tracking="landmarks")).tracking == (
-        "landmarks"
-    )
-    caplog.clear()
-    both = {**meta, "tracking": "landmarks"}
-    assert config_for(ModelBundle(None, both), Settings()).tracking == "landmarks"
-    assert not caplog.records
-    assert config_for(ModelBundle(None, both), Settings(tracking="detect")).tracking == "detect"
-    assert "tracking=detect overrides model" in caplog.text
 
 
 def write_one_keyframe_video(path: Path, frames: list[np.ndarray]) -> Path:
