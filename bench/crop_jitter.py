@@ -60,7 +60,7 @@ from models.bundle import load_bundle  # noqa: E402
 from models.featurize import _seed_for  # noqa: E402
 from models.manifest import Item, deepfaketimit_items  # noqa: E402
 from models.metrics import auc  # noqa: E402
-from worker.pipeline import config_for  # noqa: E402
+from models.scanner import config_for  # noqa: E402
 
 
 def eval_items(data: Path) -> dict[str, list[Item]]:

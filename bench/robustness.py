@@ -11,7 +11,7 @@ FRR at the model threshold and the AUC of "degraded vs identity" reals are repor
 the degradation does not move the score; near 1 = the model flags "low quality").
 
 The frames are the ones the scanner samples (common.frames.iter_frames) with the sampling the
-model was trained with (its meta's "sampling", as worker.pipeline.config_for; "segments" keeps
+model was trained with (its meta's "sampling", as models.scanner.config_for; "segments" keeps
 the scanner's fallback to the spread sample when the runs find too few faces), and the faces
 are tracked as the model records ("tracking"). The identity copy is those frames saved as
 JPEG q95 (lossless PNG for small frames), and every variant is made from the same frames, so

@@ -78,7 +78,8 @@ def submit(
     """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
     from scheduler.submit import read_entries
     from scheduler.submit import submit as do_submit
-    from worker.celery_app import QUEUE, TASK_NAME
+    from worker.celery_app import QUEUE
+    from worker.tasks import TASK_NAME
 
     settings = _settings(ctx)
     summary = do_submit(

@@ -1,6 +1,6 @@
 """Embedded mode: scan on the local cores, store results in the local database.
 
-No servers: a process pool runs the same :class:`worker.pipeline.Scanner` the Celery workers
+No servers: a process pool runs the same :class:`models.scanner.Scanner` the Celery workers
 run, and results go through the same schema (a SQLite file by default). Each result is
 written as soon as it arrives, so an interrupted run keeps everything already scanned.
 """
@@ -33,7 +33,7 @@ _SCANNER = None
 def _init_worker(settings: Settings) -> None:
     import cv2
 
-    from worker.pipeline import Scanner
+    from models.scanner import Scanner
 
     # One process per core already; OpenCV's own threads would only oversubscribe.
     cv2.setNumThreads(1)

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 from common.settings import Settings
 from scheduler.commands_distributed import standalone
-from worker.celery_app import TASK_NAME, make_app, time_limits, visibility_timeout
+from worker.celery_app import make_app, time_limits, visibility_timeout
+from worker.tasks import TASK_NAME
 
 
 def test_app_settings() -> None:

@@ -24,7 +24,7 @@ from common.media import LocalMedia
 from common.settings import Settings
 from models.bundle import ModelBundle
 from models.featurize import Recipe, cache_key, content_key
-from worker.pipeline import config_for
+from models.scanner import config_for
 
 
 def write_gop_video(path: Path, n: int, keyint: int) -> Path:

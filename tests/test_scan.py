@@ -38,9 +38,9 @@ from common.features import ALL_FAMILIES
 from common.settings import Settings
 from common.types import ScanResult
 from models.bundle import DEFAULT_BUNDLE, META, PICKLE, SUMS, load_bundle
+from models.scanner import Scanner
 from scheduler.cli import EXIT_SOME_ERRORS, main
 from scheduler.embedded import run_embedded
-from worker.pipeline import Scanner
 
 media_server = _media.media_server
 connect_log = _media.connect_log

@@ -11,8 +11,8 @@ from __future__ import annotations
 from celery import Celery
 
 from common.settings import Settings
+from worker.tasks import register
 
-TASK_NAME = "dfscan.scan_video"
 QUEUE = "dfscan"
 
 # Margin over the scanner's own per-video limit before Celery steps in: the soft limit lets
@@ -75,9 +75,5 @@ def make_app(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
     )
-    app.dfscan_settings = settings  # type: ignore[attr-defined]
-
-    from worker.tasks import register
-
-    register(app)
+    register(app, settings)
     return app

@@ -104,7 +104,7 @@ class Bench:
         import cv2
 
         from common.db import init_db, make_engine, session_factory
-        from worker.pipeline import Scanner
+        from models.scanner import Scanner
 
         cv2.setNumThreads(1)  # as in scheduler.embedded._init_worker
         self.settings = settings

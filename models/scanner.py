@@ -1,13 +1,17 @@
-"""The scan of one target, shared by the embedded pool and the Celery task."""
+"""The scan of one target: the core below both front ends.
+
+The embedded pool (``scheduler.embedded``) and the Celery task (``worker.tasks``) both run
+:class:`Scanner`. It imports no Celery: a front end whose runtime interrupts a scan with its
+own exception (Celery's soft time limit) names that exception in ``timeouts``, and the scan
+records it as a ``timeout`` here, the one place that maps timeouts.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from celery.exceptions import SoftTimeLimitExceeded
-
-from common.errors import ScanError
+from common.errors import ScanError, ScanTimeout
 from common.extract import ExtractConfig, extract
 from common.settings import Settings
 from common.types import ScanResult
@@ -24,12 +28,19 @@ def config_for(bundle: ModelBundle, settings: Settings) -> ExtractConfig:
 class Scanner:
     """Loads the model once; ``scan`` turns a target into a ScanResult.
 
-    Bad input never raises: its error is recorded in the result. Only retryable errors
-    (network) propagate, so the caller (a Celery task) can retry them with a bound.
+    Bad input never raises: its error is recorded in the result. With ``raise_retryable``,
+    retryable errors (network) propagate, so the caller (a Celery task) can retry them.
     """
 
-    def __init__(self, settings: Settings, bundle: ModelBundle | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bundle: ModelBundle | None = None,
+        *,
+        timeouts: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.settings = settings
+        self.timeouts = timeouts
         self.bundle = bundle or load_bundle(settings.model_path)
         self.cfg = config_for(self.bundle, settings)
         self.threshold = (
@@ -53,14 +64,14 @@ class Scanner:
             result.label = "fake" if score >= self.threshold else "real"
             result.frames_used, result.faces_found = ex.frames_used, ex.faces_found
             result.timings, result.content_sha256 = ex.timings, ex.sha256
+        except self.timeouts:
+            # A front end's time limit (Celery's soft limit is a plain Exception raised
+            # wherever the task happens to be) would otherwise be an internal_error.
+            result.error = ScanTimeout("scan exceeded the task time limit").as_dict()
         except ScanError as exc:
             if exc.retryable and raise_retryable:
                 raise
             result.error = exc.as_dict()
-        except SoftTimeLimitExceeded:
-            # Celery's soft time limit is a plain Exception raised wherever the task happens
-            # to be: without this it would be recorded as an internal_error.
-            result.error = {"code": "timeout", "message": "scan exceeded the task time limit"}
         except Exception as exc:  # a decoder or library bug must not take the worker down
             log.exception("unexpected failure scanning %s", target)
             result.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
