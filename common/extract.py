@@ -18,7 +18,7 @@ from common.features import FeatureFamily, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
 from common.settings import Settings
-from common.types import Face, Frame
+from common.types import Detector, Face, Frame, Sampling, Tracking
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +27,15 @@ class ExtractConfig:
 
     families: tuple[FeatureFamily, ...]
     temporal: bool = True
-    detector: str = "dlib"
+    detector: Detector = "dlib"
     crop_size: int = 128
     frames: int = 16
     # "face" (the detected face) or "background": a same-size no-face patch of each frame,
     # for the shortcut control of evaluation (see common.faces.background_faces).
     region: str = "face"
-    # "spread" | "segments" (common.frames.iter_frames); a model scans as it was trained.
-    sampling: str = "spread"
-    # "detect" | "landmarks" (common.faces.track_faces); recorded in the bundle like sampling.
-    tracking: str = "detect"
+    # A model scans as it was trained: both are recorded in its bundle.
+    sampling: Sampling = "spread"
+    tracking: Tracking = "detect"
 
 
 @dataclass(slots=True)
@@ -80,7 +79,7 @@ def faces_to_matrix(faces: Sequence[Face], cfg: ExtractConfig) -> np.ndarray:
 def _sample_faces(
     media: LocalMedia,
     cfg: ExtractConfig,
-    sampling: str,
+    sampling: Sampling,
     limits: SampleLimits,
     det: FaceDetector,
     timer: _Timed,

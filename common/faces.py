@@ -18,7 +18,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from common.types import Box, Face, Frame
+from common.types import TRACKINGS, Box, Face, Frame, Tracking
 
 # Crop margin: the crop spans MARGIN x the face box, so the blend boundary of a swapped face
 # (at or just outside the detector box) lies well inside the crop with context around it.
@@ -35,7 +35,6 @@ RETRY_MAX_SIDE = 960
 # FOLLOW_MAX_GAP frames apart) the face is moved by re-fitting its landmarks from the previous
 # box instead of a detection pass; a detection runs again after FOLLOW_STEPS such frames, and
 # whenever the re-fit moves or rescales the face more than a face can in that time.
-TRACKING_MODES = ("detect", "landmarks")
 FOLLOW_MAX_GAP = 2
 FOLLOW_STEPS = 3
 FOLLOW_MAX_SHIFT = 0.25  # of the face's side
@@ -354,7 +353,7 @@ def track_faces(
     frames: Sequence[Frame] | object,
     detector: FaceDetector,
     size: int,
-    tracking: str = "detect",
+    tracking: Tracking = "detect",
     reframe: Reframe | None = None,
 ) -> list[Face]:
     """Main face of each frame that has one, following the same person across frames.
@@ -369,8 +368,8 @@ def track_faces(
     def cut(frame: Frame, det: Detection) -> Face:
         return make_face(frame, reframe(frame, det) if reframe else det, size)
 
-    if tracking not in TRACKING_MODES:
-        raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKING_MODES)})")
+    if tracking not in TRACKINGS:
+        raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKINGS)})")
     faces: list[Face] = []
     last: Detection | None = None
     last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check

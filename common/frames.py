@@ -20,9 +20,8 @@ import numpy as np
 
 from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
 from common.media import IMAGE_SUFFIXES, LocalMedia
-from common.types import Frame
+from common.types import SAMPLINGS, Frame, Sampling
 
-SAMPLINGS = ("spread", "segments")
 # "segments": this many runs of consecutive frames, each starting at a keyframe.
 SEGMENTS = 4
 
@@ -201,7 +200,7 @@ def _open_av(path: Path) -> AvCapture | None:
 
 
 def iter_video(
-    path: Path, n: int, limits: SampleLimits, sampling: str = "spread"
+    path: Path, n: int, limits: SampleLimits, sampling: Sampling = "spread"
 ) -> Iterator[Frame]:
     """Decode ``n`` evenly spread frames of a video file.
 
@@ -253,7 +252,7 @@ def _check_duration(total: int, fps: float, limits: SampleLimits, path: Path) ->
 
 
 def _iter_av(
-    cap: AvCapture, path: Path, n: int, limits: SampleLimits, sampling: str = "spread"
+    cap: AvCapture, path: Path, n: int, limits: SampleLimits, sampling: Sampling = "spread"
 ) -> Iterator[Frame]:
     if sampling not in SAMPLINGS:
         cap.release()
@@ -408,7 +407,7 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 
 def iter_frames(
-    media: LocalMedia, n: int, limits: SampleLimits, sampling: str = "spread"
+    media: LocalMedia, n: int, limits: SampleLimits, sampling: Sampling = "spread"
 ) -> Iterator[Frame]:
     """Dispatch on the media kind; every path ends by raising or yielding >= 1 frame.
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.types import Detector, Sampling, Tracking
+
 
 class Settings(BaseSettings):
     """dfscan configuration, read from ``DFSCAN_*`` environment variables."""
@@ -29,23 +31,22 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
 
-    # Model and sampling.
+    # Model and how it reads videos. A model bundle records how it was trained
+    # (models.bundle.ModelBundle.extract_config):
+    # - face_detector and crop_size: the bundle's own win (its features depend on them); a
+    #   setting is used only for a bundle that records none, and one that differs from the
+    #   bundle's is ignored with a warning.
+    # - sampling and tracking: unset = the bundle's; set, the setting wins, with a warning
+    #   that the model's threshold may then not hold.
     model_path: Path | None = Field(default=None, description="model bundle; unset = bundled")
     # An operator's own operating point: P(fake) at or above it is labelled fake. Unset = the
     # model's threshold (fixed at training for a low false-flag rate on real videos).
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     frames_per_video: int = Field(default=16, ge=1, le=256)
-    face_detector: str = Field(default="haar", description="haar | dlib")
-    crop_size: int = Field(default=128, ge=64, le=512)
-    # "spread": frames spread evenly over the clip. "segments": a few runs of consecutive
-    # frames each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
-    # Unset = as the model was trained (its bundle's meta; spread if it records none). Set,
-    # it wins: scores then come from frames the model was not trained on (a warning says so).
-    sampling: str | None = Field(default=None, pattern="^(spread|segments)$")
-    # "detect": a face detection on every sampled frame. "landmarks": between near-adjacent
-    # frames the face follows its re-fitted landmarks (common.faces.follow_landmarks). Unset =
-    # the model's (detect if it records none); set, it wins like sampling.
-    tracking: str | None = Field(default=None, pattern="^(detect|landmarks)$")
+    face_detector: Detector | None = Field(default=None, description="unset = the model's")
+    crop_size: int | None = Field(default=None, ge=64, le=512, description="unset = the model's")
+    sampling: Sampling | None = Field(default=None, description="unset = the model's")
+    tracking: Tracking | None = Field(default=None, description="unset = the model's")
 
     # Limits on hostile or oversized input.
     max_bytes: int = Field(default=2 * 1024**3, ge=1)

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
+
+# How a scan reads a video and follows its face: one spelling each for settings, CLI options,
+# model bundles, frames and faces.
+# "spread": frames spread evenly over the clip; "segments": a few runs of consecutive frames,
+# each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
+Sampling = Literal["spread", "segments"]
+# "detect": a face detection on every sampled frame; "landmarks": between near-adjacent
+# frames the face follows its re-fitted landmarks (common.faces.follow_landmarks).
+Tracking = Literal["detect", "landmarks"]
+# dlib's HOG detector with 68 landmarks, or OpenCV's Haar cascade (box only).
+Detector = Literal["dlib", "haar"]
+SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)
+TRACKINGS: tuple[Tracking, ...] = get_args(Tracking)
+DETECTORS: tuple[Detector, ...] = get_args(Detector)
 
 
 @dataclass(frozen=True, slots=True)

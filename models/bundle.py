@@ -1,4 +1,4 @@
-"""Signed model bundles: the fitted pipeline plus everything needed to trust and use it.
+"""Checksummed model bundles: the fitted pipeline plus everything needed to trust and use it.
 
 A bundle is a folder with ``model.pkl`` (the scikit-learn Pipeline: scaler + SVM),
 ``meta.json`` (feature version, families, threshold, library versions, training data) and
@@ -73,14 +73,14 @@ class ModelBundle:
 
     @property
     def version(self) -> str:
-        return str(self.meta.get("model_version", "unsigned"))
+        return str(self.meta.get("model_version", "unversioned"))
 
-    def choice(self, key: str, setting: str | None, default: str) -> str:
-        """How to extract (``sampling``, ``tracking``): as trained, unless a setting says.
+    def choice(self, key: str, setting: Any, default: Any) -> Any:
+        """How to read videos (``sampling``, ``tracking``): as trained, unless a setting says.
 
         The explicit setting wins, with a warning when it differs from the model's own.
         """
-        trained = str(self.meta.get(key, default))
+        trained = self.meta.get(key, default)
         if setting is None or setting == trained:
             return trained
         log.warning(
@@ -93,14 +93,35 @@ class ModelBundle:
         )
         return setting
 
+    def recorded(self, key: str, setting: Any, default: Any) -> Any:
+        """What the features depend on (``detector``, ``crop_size``): the model's own.
+
+        A setting is used only when the bundle records none; one that differs from the
+        bundle's is ignored, with a warning rather than silently.
+        """
+        if key not in self.meta:
+            return default if setting is None else setting
+        trained = self.meta[key]
+        if setting is not None and setting != trained:
+            log.warning(
+                "%s=%s ignored: model %s was trained with %s=%s, which it keeps",
+                key,
+                setting,
+                self.version,
+                key,
+                trained,
+            )
+        return trained
+
     def extract_config(self, settings: Settings, frames: int) -> ExtractConfig:
-        """Crops, detector, sampling and tracking as the model was trained (sampling and
-        tracking overridable by settings, see :meth:`choice`); ``frames`` per video."""
+        """Crops, detector, sampling and tracking as the model was trained (see
+        :meth:`recorded`; sampling and tracking overridable, see :meth:`choice`); ``frames``
+        per video."""
         return ExtractConfig(
             families=select(self.families),
             temporal=self.temporal,
-            detector=str(self.meta.get("detector", settings.face_detector)),
-            crop_size=int(self.meta.get("crop_size", settings.crop_size)),
+            detector=self.recorded("detector", settings.face_detector, "dlib"),
+            crop_size=int(self.recorded("crop_size", settings.crop_size, 128)),
             frames=frames,
             sampling=self.choice("sampling", settings.sampling, "spread"),
             tracking=self.choice("tracking", settings.tracking, "detect"),
@@ -155,7 +176,7 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> str:
 def _verify(folder: Path) -> None:
     sums = folder / SUMS
     if not sums.is_file():
-        raise BundleError(f"{folder}: no {SUMS}; refusing to load an unsigned model")
+        raise BundleError(f"{folder}: no {SUMS}; refusing to load a bundle without checksums")
     expected = dict(
         reversed(line.split("  ", 1)) for line in sums.read_text().splitlines() if line.strip()
     )

@@ -1,4 +1,4 @@
-"""``dfscan train``: from manifests to a signed model bundle and its model card."""
+"""``dfscan train``: from manifests to a checksummed model bundle and its model card."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from common.features import FAMILY_NAMES, FEATURE_VERSION
 from common.settings import Settings
+from common.types import Detector, Sampling, Tracking
 from models.bundle import ModelBundle, save_bundle
 from models.featurize import Featurized, featurize, video_matrix
 from models.manifest import Item
@@ -30,11 +31,11 @@ class TrainOptions:
     augment: int = 0  # degraded copies of each real clip (and of its self-blend)
     threshold_rule: str = "frr:0.01"
     dev_split: str = "val"
-    detector: str = "dlib"
+    detector: Detector = "dlib"
     crop_size: int = 128
     frames: int = 16
-    sampling: str = "spread"  # common.frames: "spread" | "segments"
-    tracking: str = "detect"  # common.faces: "detect" | "landmarks"
+    sampling: Sampling = "spread"
+    tracking: Tracking = "detect"
     box_jitter: tuple[float, float] | None = None  # models.augment.BoxJitter (shift, log-scale)
     seed: int = 0
     cache: Path | None = None

@@ -7,12 +7,9 @@ from typing import TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., object])
+from common.types import SAMPLINGS, TRACKINGS
 
-# As common.frames.SAMPLINGS and common.faces.TRACKING_MODES (not imported: they pull in
-# OpenCV and PyAV, and every dfscan command would pay for them at start).
-SAMPLINGS = ("spread", "segments")
-TRACKINGS = ("detect", "landmarks")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def extraction_overrides(f: F) -> F:

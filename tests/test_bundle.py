@@ -82,7 +82,7 @@ def saved(tmp_path: Path) -> tuple[Path, ModelBundle]:
 
 @pytest.fixture
 def trapped(saved: tuple[Path, ModelBundle], tmp_path: Path) -> tuple[Path, Path]:
-    """A signed bundle whose model.pkl is a trap; returns (folder, sentinel file)."""
+    """A checksummed bundle whose model.pkl is a trap; returns (folder, sentinel file)."""
     folder, _ = saved
     sentinel = tmp_path / "UNPICKLED"
     (folder / PICKLE).write_bytes(pickle.dumps(_Trap(sentinel)))
@@ -158,7 +158,7 @@ def test_feature_version_mismatch_refused(trapped: tuple[Path, Path]) -> None:
     meta = json.loads((folder / META).read_text())
     meta["feature_version"] = "0.9"
     (folder / META).write_text(json.dumps(meta))
-    _write_sums(folder)  # correctly signed: only the version is wrong
+    _write_sums(folder)  # checksums correct: only the version is wrong
     with pytest.raises(BundleError) as exc:
         load_bundle(folder)
     msg = str(exc.value)
@@ -178,7 +178,7 @@ def test_bad_meta_refused(trapped: tuple[Path, Path], change, match: str) -> Non
     meta = json.loads((folder / META).read_text())
     change(meta)
     (folder / META).write_text(json.dumps(meta))
-    _write_sums(folder)  # correctly signed: the meta itself is what is refused
+    _write_sums(folder)  # checksums correct: the meta itself is what is refused
     with pytest.raises(BundleError, match=match):
         load_bundle(folder)
     assert not sentinel.exists()
@@ -187,7 +187,7 @@ def test_bad_meta_refused(trapped: tuple[Path, Path], change, match: str) -> Non
 def test_missing_sums_refused(trapped: tuple[Path, Path]) -> None:
     folder, sentinel = trapped
     (folder / SUMS).unlink()
-    with pytest.raises(BundleError, match="unsigned"):
+    with pytest.raises(BundleError, match="without checksums"):
         load_bundle(folder)
     assert not sentinel.exists()
 

@@ -173,3 +173,23 @@ def test_the_model_reads_as_trained_unless_a_setting_says(
         default
     )
     assert f"{key}={default} overrides model" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("key", "setting", "trained", "other"),
+    [("detector", "face_detector", "dlib", "haar"), ("crop_size", "crop_size", 128, 96)],
+)
+def test_the_model_keeps_what_its_features_depend_on(
+    key: str, setting: str, trained: object, other: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    meta = {"families": list(FAMILY_NAMES), "temporal": True, "threshold": 0.5}
+    # A bundle that records none: the setting, else dlib at 128 px.
+    assert getattr(config_for(ModelBundle(None, meta), Settings()), key) == trained
+    assert getattr(config_for(ModelBundle(None, meta), Settings(**{setting: other})), key) == other
+    # A bundle that records one keeps it, and says a differing setting is ignored.
+    caplog.clear()
+    recorded = ModelBundle(None, {**meta, key: trained})
+    assert getattr(config_for(recorded, Settings(**{setting: trained})), key) == trained
+    assert not caplog.records
+    assert getattr(config_for(recorded, Settings(**{setting: other})), key) == trained
+    assert f"{key}={other} ignored" in caplog.text

@@ -272,7 +272,7 @@ def test_cli_exit_zero_when_all_scanned(
 def test_fake_verdict_is_not_a_failure(
     media: dict[str, Path], tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    # A copy of the default model that calls everything fake (threshold 0), re-signed.
+    # A copy of the default model that calls everything fake (threshold 0), checksums rewritten.
     model = tmp_path / "model"
     shutil.copytree(DEFAULT_BUNDLE, model)
     meta = json.loads((model / META).read_text())

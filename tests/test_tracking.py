@@ -15,7 +15,7 @@ from common.faces import FOLLOW_STEPS, Detection, jitter_box, make_detector, tra
 from common.features import FAMILIES
 from common.frames import SampleLimits, iter_video
 from common.settings import Settings
-from common.types import Box, Frame
+from common.types import SAMPLINGS, TRACKINGS, Box, Frame
 from models.augment import BoxJitter
 from models.featurize import Recipe, cache_key
 
@@ -149,17 +149,31 @@ def test_segments_keep_their_runs_when_the_face_is_there(tmp_path: Path) -> None
     assert not np.allclose(ex.frame_matrix, spread.frame_matrix)
 
 
-def test_cli_choices_match_the_pipeline() -> None:
-    # scheduler.options spells the choices out to keep OpenCV out of the CLI's start-up.
-    from common.faces import TRACKING_MODES
-    from common.frames import SAMPLINGS as FRAME_SAMPLINGS
-    from scheduler.options import SAMPLINGS, TRACKINGS
+def test_one_spelling_of_the_reading_choices(tmp_path: Path) -> None:
+    """Settings, CLI options, frames and faces accept the same choices, and refuse others."""
+    import pydantic
 
-    assert SAMPLINGS == FRAME_SAMPLINGS and TRACKINGS == TRACKING_MODES
+    from models.samples import sample_frames, write_video
+    from scheduler.cli import main
+
     for s in SAMPLINGS:
         assert Settings(sampling=s).sampling == s
     for t in TRACKINGS:
         assert Settings(tracking=t).tracking == t
+    with pytest.raises(pydantic.ValidationError):
+        Settings(sampling="random")
+    with pytest.raises(pydantic.ValidationError):
+        Settings(tracking="optical-flow")
+    with pytest.raises(ValueError, match="unknown tracking"):
+        track_faces([], make_detector("haar"), 64, "optical-flow")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown sampling"):
+        clip = write_video(tmp_path / "c.mp4", sample_frames(8, size=(160, 120)), fps=25)
+        list(iter_video(clip, 4, SampleLimits(), "random"))  # type: ignore[arg-type]
+    scan = main.commands["scan"]
+    choices = {
+        p.name: tuple(p.type.choices) for p in scan.params if p.name in ("sampling", "tracking")
+    }
+    assert choices == {"sampling": SAMPLINGS, "tracking": TRACKINGS}
 
 
 def test_reframe_moves_the_crop_but_tracking_follows_the_detection(clip: list[Frame]) -> None:

@@ -168,7 +168,7 @@ def _real_clips_manifest(folder: Path, n: int) -> None:
 
 
 def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
-    """Pseudo-only training from real sample videos: a loadable signed bundle and its card."""
+    """Pseudo-only training from real sample videos: a loadable checksummed bundle and its card."""
     from models.bundle import load_bundle
     from scheduler.cli import main
 
