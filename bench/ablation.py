@@ -6,7 +6,7 @@ Two training regimes on the train split (subject-disjoint from val):
 - "pseudo-only": the same real clips against self-blended pseudo-fakes made from them
   (no DeepfakeTIMIT fake seen), scored on val's real DeepfakeTIMIT fakes.
 
-For each family set: grouped-CV model selection on train (models.train.select_and_fit), then
+For each family set: grouped-CV model selection on train (models.selection.select_and_fit), then
 val AUC and EER. A third column repeats the "as is" protocol on a same-size background patch
 with no face in it (the shortcut control): a family that separates val from the backdrop
 alone is reading the encoding chain, not the face.
@@ -29,12 +29,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common.features import FAMILY_NAMES  # noqa: E402
+from common.extract import ExtractConfig  # noqa: E402
+from common.features import FAMILIES, FAMILY_NAMES  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 from models.datasets import deepfaketimit  # noqa: E402
 from models.featurize import featurize, video_matrix  # noqa: E402
 from models.metrics import auc, eer  # noqa: E402
-from models.train import PARAM_GRID, select_and_fit  # noqa: E402
+from models.selection import PARAM_GRID, select_and_fit  # noqa: E402
 
 FAST_GRID = [
     {"svm__kernel": ["rbf"], "svm__C": [1.0, 10.0], "svm__gamma": ["scale", 0.003]},
@@ -73,7 +74,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--full-grid", action="store_true", help="models.train.PARAM_GRID (slower)")
+    ap.add_argument("--full-grid", action="store_true", help="models.selection.PARAM_GRID (slower)")
     ap.add_argument("--no-background", action="store_true", help="skip the background column")
     args = ap.parse_args()
 
@@ -88,14 +89,15 @@ def main() -> int:
     grid = PARAM_GRID if args.full_grid else FAST_GRID
     kw = dict(cache=args.cache, workers=args.workers, progress=True)
     t0 = time.time()
-    face_val = featurize(val, settings, **kw)
-    face_train = featurize(train, settings, self_blend_seed=args.seed, **kw)
+    face, background = ExtractConfig(FAMILIES), ExtractConfig(FAMILIES, region="background")
+    face_val = featurize(val, settings, face, **kw)
+    face_train = featurize(train, settings, face, self_blend_seed=args.seed, **kw)
     as_is = [r for r in face_train if r.item.method != "self-blend"]
     pseudo = [r for r in face_train if r.item.label == "real" or r.item.method == "self-blend"]
     bg_train = bg_val = None
     if not args.no_background:
-        bg_train = featurize(train, settings, region="background", **kw)
-        bg_val = featurize(val, settings, region="background", **kw)
+        bg_train = featurize(train, settings, background, **kw)
+        bg_val = featurize(val, settings, background, **kw)
     results = []
     for name, fams, temporal in family_sets():
         row = {"set": name, "families": list(fams), "temporal": temporal}
@@ -159,7 +161,7 @@ def write_markdown(results, args, seconds: float) -> None:  # type: ignore[no-un
         if has_bg:
             cells.append(f"{r['background']['auc']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
-    grid = "models.train.PARAM_GRID" if args.full_grid else "a reduced grid (bench/ablation.py)"
+    grid = "models.selection.PARAM_GRID" if args.full_grid else "a reduced grid (bench/ablation.py)"
     lines += [
         "",
         f"Model selection: {grid}, StratifiedGroupKFold by subject, seed {args.seed}. "

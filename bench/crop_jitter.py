@@ -57,7 +57,7 @@ from common.settings import Settings, load_settings  # noqa: E402
 from common.types import Box  # noqa: E402
 from models.augment import BoxJitter  # noqa: E402
 from models.bundle import load_bundle  # noqa: E402
-from models.featurize import _seed_for  # noqa: E402
+from models.featurize import seed_for  # noqa: E402
 from models.manifest import Item, deepfaketimit_items  # noqa: E402
 from models.metrics import auc  # noqa: E402
 from models.scanner import config_for  # noqa: E402
@@ -87,7 +87,7 @@ def _score(job: tuple[str, int | None, float, float]) -> float | None:
     settings: Settings = _STATE["settings"]  # type: ignore[assignment]
     reframe = None
     if draw is not None:
-        reframe = BoxJitter(_seed_for(target, draw), shift, log_scale)
+        reframe = BoxJitter(seed_for(target, draw), shift, log_scale)
     try:
         ex = extract(target, settings, _STATE["cfg"], reframe=reframe)  # type: ignore[arg-type]
     except ScanError:

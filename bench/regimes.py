@@ -33,12 +33,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.extract import ExtractConfig  # noqa: E402
+from common.features import FAMILIES as ALL_FRAME_FAMILIES  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 from models.classifier import pipeline_from_params  # noqa: E402
 from models.featurize import Featurized, featurize, video_matrix  # noqa: E402
 from models.manifest import Item, deepfaketimit_items  # noqa: E402
 from models.metrics import auc, eer, rates_at  # noqa: E402
-from models.train import choose_threshold, out_of_fold, train  # noqa: E402
+from models.selection import choose_threshold, out_of_fold, train  # noqa: E402
 
 FAMILIES = ("frequency", "quality", "boundary", "texture")
 GRID = [{"svm__kernel": ["rbf"], "svm__C": [1.0, 3.0, 10.0], "svm__gamma": ["scale", 0.003]}]
@@ -223,16 +225,22 @@ def main() -> int:
     settings = load_settings()
     dft_items, pr_items, ff_items = _items(args.data)
     reading = {"sampling": args.sampling, "tracking": args.tracking}
-    kw = {"cache": args.cache, "workers": args.workers, **reading}
+    cfg = ExtractConfig(ALL_FRAME_FAMILIES, **reading)
+    kw = {"cache": args.cache, "workers": args.workers}
     jit = tuple(args.box_jitter) if args.box_jitter else None
     train_dft = [it for it in dft_items if it.split != "val"]
-    dft = featurize(train_dft, settings, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
+    dft = featurize(train_dft, settings, cfg, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
     dft += featurize(
-        [it for it in dft_items if it.split == "val"], settings, self_blend_seed=1, augment=2, **kw
+        [it for it in dft_items if it.split == "val"],
+        settings,
+        cfg,
+        self_blend_seed=1,
+        augment=2,
+        **kw,
     )
-    pr = featurize(pr_items, settings, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
-    pr_eval = featurize(pr_items, settings, **kw) if jit else None
-    ff = featurize(ff_items, settings, **kw)
+    pr = featurize(pr_items, settings, cfg, self_blend_seed=1, augment=2, box_jitter=jit, **kw)
+    pr_eval = featurize(pr_items, settings, cfg, **kw) if jit else None
+    ff = featurize(ff_items, settings, cfg, **kw)
     results = [evaluate_regime(reg, dft, pr, ff, args.threshold, pr_eval) for reg in regimes]
     if jit:
         reading["box_jitter"] = f"{jit[0]} {jit[1]}"

@@ -44,14 +44,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from common.errors import ScanError  # noqa: E402
+from common.extract import ExtractConfig  # noqa: E402
 from common.faces import make_detector, track_faces  # noqa: E402
+from common.features import FAMILIES  # noqa: E402
 from common.frames import SampleLimits, iter_frames  # noqa: E402
 from common.media import open_media  # noqa: E402
 from common.settings import Settings, load_settings  # noqa: E402
 from common.types import Frame  # noqa: E402
 from models.bundle import load_bundle  # noqa: E402
 from models.datasets import deepfaketimit  # noqa: E402
-from models.evaluate import _clean, block  # noqa: E402
+from models.evaluation.blocks import block, json_safe  # noqa: E402
 from models.featurize import featurize, video_matrix  # noqa: E402
 from models.manifest import Item, read_manifest  # noqa: E402
 from models.metrics import auc  # noqa: E402
@@ -251,17 +253,15 @@ def make_variants(
 
 def score(sources: list[Source], bundle, settings: Settings, cache: Path, workers: int):  # type: ignore[no-untyped-def]
     sampling, tracking = reading(bundle)
-    rows = featurize(
-        [s.item for s in sources],
-        settings,
+    cfg = ExtractConfig(
+        FAMILIES,
         detector=str(bundle.meta.get("detector", "dlib")),
         crop_size=int(bundle.meta.get("crop_size", 128)),
         frames=int(bundle.meta.get("frames_per_video", 16)),
         sampling=sampling,  # frame folders are read alike by every sampling
         tracking=tracking,
-        cache=cache,
-        workers=workers,
     )
+    rows = featurize([s.item for s in sources], settings, cfg, cache=cache, workers=workers)
     by_target = {s.item.target: s.dataset for s in sources}
     ok = [r for r in rows if r.matrix is not None]
     out: dict[str, float] = {}
@@ -387,7 +387,7 @@ def main() -> int:
         print(f"  scored real {variant}", file=sys.stderr, flush=True)
     result["seconds"] = time.time() - t0
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "robustness.json").write_text(json.dumps(_clean(result), indent=2) + "\n")
+    (args.out / "robustness.json").write_text(json.dumps(json_safe(result), indent=2) + "\n")
     (args.out / "robustness.md").write_text(markdown(result))
     print(markdown(result))
     return 0

@@ -147,7 +147,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    """The INSERT construct of the session's dialect (both have ON CONFLICT upserts)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert
@@ -164,7 +165,7 @@ def upsert_video(
     external_id: str | None = None,
 ) -> int:
     """Insert the video if new (keyed by normalized URL hash); return its id."""
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     values = {"url": url, "url_hash": url_hash(url), "label": label, "external_id": external_id}
     stmt = insert(Video).values(**values)
     update = {k: stmt.excluded[k] for k in ("label", "external_id") if values[k] is not None}
@@ -180,7 +181,7 @@ def upsert_scan(session: Session, video_id: int, result: ScanResult) -> None:
     """Write one scan result; a repeat for the same (video, model) replaces it in place."""
     if result.model_version is None:
         raise ValueError("a scan result must carry the model version it was scored with")
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     values = {
         "video_id": video_id,
         "model_version": result.model_version,

@@ -51,7 +51,7 @@ class Recipe:
     def jittered(self, target: str, box_jitter: tuple[float, float] | None) -> Recipe:
         if box_jitter is None:
             return self
-        seed = _seed_for(f"{target}|{self.blend_seed}|{self.degrade_seed}", 104729)
+        seed = seed_for(f"{target}|{self.blend_seed}|{self.degrade_seed}", 104729)
         return replace(self, jitter=BoxJitter(seed, *box_jitter))
 
 
@@ -111,7 +111,8 @@ def cache_key(target: str, cfg: ExtractConfig, recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _seed_for(target: str, seed: int) -> int:
+def seed_for(target: str, seed: int) -> int:
+    """A 32-bit seed drawn from (``seed``, ``target``): the same per video on every run."""
     return int.from_bytes(hashlib.sha256(f"{seed}|{target}".encode()).digest()[:4], "little")
 
 
@@ -147,29 +148,27 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
 def featurize(
     items: Sequence[Item],
     settings: Settings,
+    cfg: ExtractConfig,
     *,
-    detector: str = "dlib",
-    crop_size: int = 128,
-    frames: int = 16,
     self_blend_seed: int | None = None,
     augment: int = 0,
-    region: str = "face",
-    sampling: str = "spread",
-    tracking: str = "detect",
     box_jitter: tuple[float, float] | None = None,
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
 ) -> list[Featurized]:
-    """Frame matrices for every item; with a seed, self-blended pseudo-fakes of the reals too.
+    """Frame matrices for every item, read as ``cfg`` says; with a seed, self-blended
+    pseudo-fakes of the reals too.
 
-    Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made
-    only from items labelled real. ``augment`` adds that many degraded copies of each real
-    item (label real, method "degraded") and, with a blend seed, of its pseudo-fake.
-    ``box_jitter`` (shift, log-scale standard deviations, see models.augment.BoxJitter)
-    moves the face boxes of every row at random, one draw per row.
+    The matrices hold *every* frame family whatever ``cfg.families`` says (that is what the
+    cache keeps; :func:`video_matrix` picks a subset). Pseudo-fakes come back as extra rows
+    labelled "fake" with method "self-blend", made only from items labelled real.
+    ``augment`` adds that many degraded copies of each real item (label real, method
+    "degraded") and, with a blend seed, of its pseudo-fake. ``box_jitter`` (shift, log-scale
+    standard deviations, see models.augment.BoxJitter) moves the face boxes of every row at
+    random, one draw per row.
     """
-    cfg = ExtractConfig(FAMILIES, True, detector, crop_size, frames, region, sampling, tracking)
+    cfg = replace(cfg, families=FAMILIES, temporal=True)
     jobs = [
         (it, recipe.jittered(it.target, box_jitter))
         for it in items
@@ -189,11 +188,11 @@ def _recipes(item: Item, blend_seed: int | None, augment: int) -> list[Recipe]:
     out = [Recipe()]
     if item.label != "real":
         return out
-    blend = _seed_for(item.target, blend_seed) if blend_seed is not None else None
+    blend = seed_for(item.target, blend_seed) if blend_seed is not None else None
     if blend is not None:
         out.append(Recipe(blend_seed=blend))
     for copy in range(augment):
-        deg = _seed_for(item.target, 7919 * (copy + 1) + (blend_seed or 0))
+        deg = seed_for(item.target, 7919 * (copy + 1) + (blend_seed or 0))
         out.append(Recipe(degrade_seed=deg))
         if blend is not None:
             out.append(Recipe(blend_seed=blend, degrade_seed=deg))
@@ -218,15 +217,20 @@ def _run(jobs, settings, cfg, cache, workers, progress) -> Iterator[Featurized]:
     bar.close()
 
 
+def family_columns(families: Sequence[str]) -> np.ndarray:
+    """Columns of the named families in an all-family frame matrix, in registry order."""
+    all_slices = dict(zip([f.name for f in FAMILIES], frame_slices(FAMILIES), strict=True))
+    return np.concatenate(
+        [np.arange(all_slices[f.name].start, all_slices[f.name].stop) for f in select(families)]
+    )
+
+
 def video_matrix(
     rows: Sequence[Featurized], families: Sequence[str], temporal: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
     """(X, y, kept rows) for a family subset, from cached all-family frame matrices."""
     fams = select(families)
-    all_slices = dict(zip([f.name for f in FAMILIES], frame_slices(FAMILIES), strict=True))
-    cols = np.concatenate(
-        [np.arange(all_slices[f.name].start, all_slices[f.name].stop) for f in fams]
-    )
+    cols = family_columns(families)
     kept = [r for r in rows if r.matrix is not None]
     x = np.stack([video_vector(r.matrix[:, cols], fams, temporal) for r in kept])
     y = np.array([r.item.y for r in kept])

@@ -38,38 +38,51 @@ def rates_at(scores: np.ndarray, y: np.ndarray, threshold: float) -> Rates:
 
 
 def roc(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(thresholds, far, frr) over every distinct score, plus the two extremes."""
-    real, fake = _split(scores, y)
-    th = np.unique(np.concatenate([real, fake, [np.inf, -np.inf]]))
-    far = np.searchsorted(np.sort(fake), th, side="left") / max(fake.size, 1)
-    frr = 1.0 - np.searchsorted(np.sort(real), th, side="left") / max(real.size, 1)
+    """(thresholds, far, frr) at every distinct score, highest threshold first.
+
+    scikit-learn's ``roc_curve`` with fakes as positives: its false-positive rate is the FRR
+    (reals flagged) and one minus its true-positive rate the FAR. The first threshold is
+    +inf (nothing flagged), the last the lowest score (everything flagged).
+    """
+    from sklearn.metrics import roc_curve
+
+    _split(scores, y)  # checks the lengths
+    fpr, tpr, th = roc_curve(np.asarray(y, int), np.asarray(scores, float), drop_intermediate=False)
+    return th, 1.0 - tpr, fpr
+
+
+def det(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(thresholds, far, frr) of the DET curve (scikit-learn's ``det_curve``), for plots."""
+    from sklearn.metrics import det_curve
+
+    _split(scores, y)
+    frr, far, th = det_curve(np.asarray(y, int), np.asarray(scores, float))
     return th, far, frr
 
 
 def eer(scores: np.ndarray, y: np.ndarray) -> Rates:
-    """Equal error rate: the threshold where FAR and FRR are closest, their mean there."""
+    """Equal error rate: where FAR and FRR are closest on the ROC, their mean there.
+
+    Between two steps FAR and FRR may never be equal; the mean at the crossing is reported,
+    and of two equally close points the one at the higher threshold.
+    """
     th, far, frr = roc(scores, y)
     k = int(np.argmin(np.abs(far - frr)))
-    # Between two steps FAR and FRR may never be equal; report the mean at the crossing.
     val = (far[k] + frr[k]) / 2
     return Rates(float(th[k]) if np.isfinite(th[k]) else 0.5, float(val), float(val))
 
 
 def auc(scores: np.ndarray, y: np.ndarray) -> float:
-    """Area under the ROC curve (probability a fake outscores a real; ties count half)."""
+    """Area under the ROC curve (probability a fake outscores a real; ties count half).
+
+    NaN without both classes.
+    """
+    from sklearn.metrics import roc_auc_score
+
     real, fake = _split(scores, y)
     if real.size == 0 or fake.size == 0:
         return float("nan")
-    order = np.argsort(np.concatenate([real, fake]), kind="mergesort")
-    allv = np.concatenate([real, fake])[order]
-    ranks = np.empty(allv.size)
-    # Average ranks for ties.
-    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
-    cum = np.cumsum(counts)
-    avg = cum - (counts - 1) / 2.0
-    ranks[order] = avg[inv]
-    r_fake = ranks[real.size :].sum()
-    return float((r_fake - fake.size * (fake.size + 1) / 2) / (real.size * fake.size))
+    return float(roc_auc_score(np.asarray(y, int), np.asarray(scores, float)))
 
 
 def threshold_at_frr(real_scores: np.ndarray, target_frr: float) -> float:

@@ -10,14 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from common.features import FAMILY_NAMES, FEATURE_VERSION
+from common.extract import ExtractConfig
+from common.features import FAMILIES, FAMILY_NAMES, FEATURE_VERSION
 from common.settings import Settings
 from common.types import Detector, Sampling, Tracking
 from models.bundle import ModelBundle, save_bundle
 from models.featurize import Featurized, featurize, video_matrix
 from models.manifest import Item
 from models.metrics import auc, eer, rates_at
-from models.train import train
+from models.selection import train
 
 
 @dataclass
@@ -58,12 +59,15 @@ def _counts(rows: list[Featurized]) -> dict[str, int]:
 
 def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> dict[str, Any]:
     """Featurize, select and fit, fix the threshold, save the bundle; return the card data."""
-    kw: dict[str, Any] = dict(
+    cfg = ExtractConfig(
+        FAMILIES,
         detector=opt.detector,
         crop_size=opt.crop_size,
         frames=opt.frames,
         sampling=opt.sampling,
         tracking=opt.tracking,
+    )
+    kw: dict[str, Any] = dict(
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
@@ -71,11 +75,10 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         progress=True,
     )
     dev_items = [it for it in items if it.split == opt.dev_split]
-    rows = featurize(
-        [it for it in items if it.split != opt.dev_split], settings, **kw, box_jitter=opt.box_jitter
-    )
+    train_items = [it for it in items if it.split != opt.dev_split]
+    rows = featurize(train_items, settings, cfg, **kw, box_jitter=opt.box_jitter)
     # The threshold is set on dev clips cropped as a scan crops them: no box jitter.
-    rows += featurize(dev_items, settings, **kw) if dev_items else []
+    rows += featurize(dev_items, settings, cfg, **kw) if dev_items else []
     failed = Counter(r.error for r in rows if r.matrix is None)
     if opt.pseudo_only:
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]

@@ -370,8 +370,8 @@ def evaluate(
     workers: int | None,
 ) -> None:
     """Score labelled manifests; write scores.csv, metrics.json, roc.png, det.png, report.md."""
-    from models.evaluate import EvalOptions
-    from models.evaluate import evaluate as run_evaluate
+    from models.evaluation import EvalOptions
+    from models.evaluation import evaluate as run_evaluate
 
     settings = _settings(ctx, workers=workers)
     opt = EvalOptions(

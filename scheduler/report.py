@@ -2,7 +2,7 @@
 
 Counts are aggregated in SQL (CASE / GROUP BY), so a batch of millions costs one query, not
 millions of rows in Python. Only the EER needs individual scores: it streams (score, label)
-pairs, two floats' worth per video.
+pairs, two floats' worth per video, into the same EER as ``dfscan evaluate``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from common.db import Batch, BatchItem, Scan, Video
+from models.metrics import eer
 
 
 class UnknownBatch(LookupError):
@@ -194,24 +195,10 @@ def _scores_and_truth(session: Session, batch: Batch) -> tuple[np.ndarray, np.nd
 
 
 def equal_error_rate(scores: np.ndarray, is_fake: np.ndarray) -> float | None:
-    """EER of 'score >= t means fake', swept over every distinct score.
-
-    At each threshold FRR is the share of reals at or above it and FAR the share of fakes
-    below it; the EER is their mean where |FAR - FRR| is smallest. None without both classes.
-    """
-    n_fake, n_real = int(is_fake.sum()), int((~is_fake).sum())
-    if n_fake == 0 or n_real == 0:
+    """EER of 'score >= t means fake' (models.metrics.eer); None without both classes."""
+    if is_fake.all() or not is_fake.any():
         return None
-    order = np.argsort(-scores, kind="stable")
-    s, f = scores[order], is_fake[order]
-    # Cut after each run of equal scores, so tied videos fall on the same side.
-    last_of_run = np.r_[s[1:] != s[:-1], True]
-    fakes_flagged = np.cumsum(f)[last_of_run]
-    reals_flagged = np.cumsum(~f)[last_of_run]
-    far = np.r_[1.0, 1.0 - fakes_flagged / n_fake]  # threshold above every score first
-    frr = np.r_[0.0, reals_flagged / n_real]
-    i = int(np.argmin(np.abs(far - frr)))
-    return float((far[i] + frr[i]) / 2)
+    return eer(scores, is_fake.astype(int)).far
 
 
 # ----------------------------------------------------------------------------- flagged

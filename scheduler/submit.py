@@ -8,8 +8,6 @@ between the two leaves pending rows that ``--resend-pending`` sends again.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
@@ -20,30 +18,30 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.db import Batch, BatchItem, Scan, Video, session_scope, url_hash, utcnow
+from common.db import (
+    Batch,
+    BatchItem,
+    Scan,
+    Video,
+    dialect_insert,
+    session_scope,
+    url_hash,
+    utcnow,
+)
 from common.settings import Settings
+from scheduler.lists import Entry, parse_txt, read_list
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500
-_FAKE = {"fake", "1", "true", "yes", "spoof", "deepfake"}
-_REAL = {"real", "0", "false", "no", "bona fide", "bonafide", "genuine"}
 
 
 class Sender(Protocol):
     """What submit needs of a Celery app (``Celery.send_task`` fits)."""
 
     def send_task(self, name: str, args: Any = None, **options: Any) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    url: str
-    label: str | None = None
-    external_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -54,56 +52,6 @@ class SubmitSummary:
     enqueued: int = 0
     skipped: int = 0
     invalid: int = 0
-
-
-def normalize_label(value: object) -> str | None:
-    """'fake' / 'real' / None from the spellings lists use; ValueError for anything else."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text == "":
-        return None
-    if text in _FAKE:
-        return "fake"
-    if text in _REAL:
-        return "real"
-    raise ValueError(f"unknown label {value!r} (want fake/real or 1/0)")
-
-
-def _entry(url: object, label: object = None, external_id: object = None) -> Entry:
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("missing url")
-    ext = None if external_id in (None, "") else str(external_id)
-    return Entry(url.strip(), normalize_label(label), ext)
-
-
-def _parse_txt(lines: Iterable[str]) -> Iterator[Entry]:
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith("#"):
-            yield Entry(line)
-
-
-def _parse_csv(lines: Iterable[str]) -> Iterator[Entry | ValueError]:
-    reader = csv.DictReader(lines)
-    if reader.fieldnames is None or "url" not in reader.fieldnames:
-        raise ValueError("a CSV list needs a header row with a 'url' column")
-    for row in reader:
-        try:
-            yield _entry(row.get("url"), row.get("label"), row.get("id"))
-        except ValueError as exc:
-            yield exc
-
-
-def _parse_jsonl(lines: Iterable[str]) -> Iterator[Entry | ValueError]:
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            yield _entry(obj.get("url"), obj.get("label"), obj.get("id"))
-        except (ValueError, AttributeError) as exc:
-            yield ValueError(f"bad JSON line: {exc}")
 
 
 def _list_s3(uri: str, settings: Settings) -> Iterator[Entry]:
@@ -123,7 +71,7 @@ def _list_s3(uri: str, settings: Settings) -> Iterator[Entry]:
 
 
 def read_entries(source: str, settings: Settings) -> Iterator[Entry | ValueError]:
-    """Entries of a txt/csv/jsonl list file ('-' = stdin, as txt) or an S3 prefix.
+    """Entries of a list file (scheduler.lists; '-' = stdin, as txt) or an S3 prefix.
 
     Bad rows come through as ValueError so the caller can count them and go on.
     """
@@ -131,26 +79,15 @@ def read_entries(source: str, settings: Settings) -> Iterator[Entry | ValueError
         yield from _list_s3(source, settings)
         return
     if source == "-":
-        yield from _parse_txt(sys.stdin)
+        yield from parse_txt(sys.stdin)
         return
-    suffix = Path(source).suffix.lower()
-    with open(source, encoding="utf-8", newline="") as fh:
-        if suffix == ".csv":
-            yield from _parse_csv(fh)
-        elif suffix in (".jsonl", ".ndjson"):
-            yield from _parse_jsonl(fh)
-        else:
-            yield from _parse_txt(fh)
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    yield from read_list(Path(source))
 
 
 def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
     """Insert new videos in one statement; return url_hash -> video id for the chunk."""
     by_hash = {url_hash(e.url): e for e in entries}  # one row per video within a statement
-    insert = _insert(session)
+    insert = dialect_insert(session)
     stmt = insert(Video).values(
         [
             {
@@ -177,7 +114,7 @@ def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
 
 
 def _mark_pending(session: Session, video_ids: list[int], model_version: str, reset: bool) -> None:
-    insert = _insert(session)
+    insert = dialect_insert(session)
     stmt = insert(Scan).values(
         [
             {
@@ -218,7 +155,7 @@ def _record_chunk(
     # (in another chunk) is enqueued once, even with --rescan.
     new_items = set(
         session.scalars(
-            _insert(session)(BatchItem)
+            dialect_insert(session)(BatchItem)
             .values([{"batch_id": batch_id, "video_id": v} for v in set(ids.values())])
             .on_conflict_do_nothing()
             .returning(BatchItem.video_id)

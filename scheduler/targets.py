@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from common.media import IMAGE_SUFFIXES, is_remote
+from scheduler.lists import LIST_SUFFIXES, read_list
 
-LIST_SUFFIXES = frozenset({".txt", ".list", ".csv", ".jsonl"})
+log = logging.getLogger(__name__)
+
 VIDEO_SUFFIXES = frozenset(
     {
         ".mp4",
@@ -28,27 +29,6 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 
-def read_list(path: Path) -> Iterator[tuple[str, str | None]]:
-    """(target, label) pairs from a txt (one per line), csv (url|path column) or jsonl list."""
-    suffix = path.suffix.lower()
-    with path.open(newline="") as fh:
-        if suffix == ".csv":
-            for row in csv.DictReader(fh):
-                target = (row.get("url") or row.get("path") or "").strip()
-                if target:
-                    yield target, (row.get("label") or "").strip() or None
-        elif suffix == ".jsonl":
-            for line in fh:
-                if line.strip():
-                    obj = json.loads(line)
-                    yield str(obj.get("url") or obj.get("path")), obj.get("label")
-        else:
-            for line in fh:
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    yield line, None
-
-
 def _resolve_relative(target: str, base: Path) -> str:
     if is_remote(target) or Path(target).is_absolute():
         return target
@@ -57,7 +37,8 @@ def _resolve_relative(target: str, base: Path) -> str:
 
 def expand(raw: str) -> Iterator[str]:
     """One user argument to targets. A folder of videos is many targets; a folder of images
-    is one clip (sorted frames); a list file is read line by line."""
+    is one clip (sorted frames); a list file is read line by line (scheduler.lists), its
+    relative paths taken from the list's folder. ValueError for an unreadable list."""
     if is_remote(raw):
         yield raw
         return
@@ -70,8 +51,12 @@ def expand(raw: str) -> Iterator[str]:
             yield str(path)
         return
     if path.suffix.lower() in LIST_SUFFIXES and path.is_file():
-        for target, _label in read_list(path):
-            yield _resolve_relative(target, path.parent)
+        # A scan has no use for a list's labels (dfscan submit stores them as ground truth).
+        for entry in read_list(path):
+            if isinstance(entry, ValueError):
+                log.warning("%s: skipping an entry: %s", path, entry)
+            else:
+                yield _resolve_relative(entry.url, path.parent)
         return
     yield raw
 

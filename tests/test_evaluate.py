@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from common.faces import background_faces
 from common.types import Box, Face, Frame
-from models.evaluate import CONFOUND_AUC, block, control_verdict, per_method
+from models.evaluation.blocks import block, per_method
+from models.evaluation.control import CONFOUND_AUC, control_verdict
 from models.metrics import auc, eer, far_at_frr, rates_at, threshold_at_frr
 
 # Four reals and four fakes; one fake (0.35) sits among the reals.
@@ -228,3 +229,20 @@ def test_evaluate_end_to_end(tiny_eval: dict[str, Path]) -> None:
     report = (out / "report.md").read_text()
     for text in ("Shortcut control", "FAR@FRR1%", "Per method", "Errors", "What drove"):
         assert text in report
+
+
+def test_roc_counts_at_every_distinct_score_and_one_eer_serves_both_reports() -> None:
+    from models.metrics import roc
+    from scheduler.report import equal_error_rate
+
+    rng = np.random.default_rng(0)
+    s = np.round(rng.random(60), 1)  # many ties between and within the classes
+    y = rng.integers(0, 2, 60)
+    th, far, frr = roc(s, y)
+    assert np.isinf(th[0]) and set(th[1:].tolist()) == set(s.tolist())
+    for t, a, r in zip(th, far, frr, strict=True):
+        assert a == np.mean(s[y == 1] < t) and r == np.mean(s[y == 0] >= t)
+    gap = np.abs(far - frr)
+    e = eer(s, y)
+    assert e.far == e.frr == (far[gap.argmin()] + frr[gap.argmin()]) / 2
+    assert equal_error_rate(s, y == 1) == e.far

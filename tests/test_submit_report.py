@@ -23,6 +23,7 @@ from common.db import Scan, session_factory, session_scope, upsert_scan
 from common.settings import Settings
 from common.types import ScanResult
 from scheduler.commands_distributed import standalone
+from scheduler.lists import Entry, normalize_label
 from scheduler.report import (
     batch_report,
     batch_status,
@@ -31,7 +32,7 @@ from scheduler.report import (
     parse_since,
     write_flagged,
 )
-from scheduler.submit import Entry, normalize_label, read_entries, submit
+from scheduler.submit import read_entries, submit
 
 MODEL = "test-model-1"
 
@@ -232,3 +233,17 @@ def test_parse_since() -> None:
     assert parse_since("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_since("yesterday")
+
+
+def test_scan_and_submit_read_a_list_alike(tmp_path: Path) -> None:
+    from scheduler.targets import expand
+
+    c = tmp_path / "l.csv"
+    c.write_text("path,label\nhttp://a/1.mp4,fake\nhttp://a/2.mp4,unsure\n,real\n")
+    submitted = [e.url for e in read_entries(str(c), Settings()) if isinstance(e, Entry)]
+    assert submitted == list(expand(str(c))) == ["http://a/1.mp4"]
+    bad = tmp_path / "b.csv"
+    bad.write_text("name\nhttp://a/1.mp4\n")
+    for read in (lambda: list(expand(str(bad))), lambda: list(read_entries(str(bad), Settings()))):
+        with pytest.raises(ValueError, match="'url' or 'path' column"):
+            read()

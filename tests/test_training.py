@@ -16,8 +16,8 @@ from common.types import Box, Face
 from models.augment import Degrader, degrade, draw_degradation
 from models.featurize import Recipe, _recipes
 from models.manifest import Item, write_manifest
+from models.selection import choose_threshold, train
 from models.selfblend import BlendParams, draw_params, self_blend
-from models.train import choose_threshold, train
 
 SIZE = 128
 
