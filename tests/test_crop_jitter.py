@@ -1,24 +1,19 @@
-"""bench/crop_jitter.py's arithmetic (the research data it reads is never needed here)."""
+"""research.crop_jitter's arithmetic (the research data it reads is never needed here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from research import crop_jitter
 
 
 @pytest.fixture(scope="module")
 def cj():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("crop_jitter", ROOT / "bench/crop_jitter.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return crop_jitter
 
 
 def test_summary_of_draws(cj) -> None:  # type: ignore[no-untyped-def]

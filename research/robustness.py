@@ -18,7 +18,7 @@ JPEG q95 (lossless PNG for small frames), and every variant is made from the sam
 only the degradation differs between a variant and its baseline. The scanner reads a frame
 folder in order, so the saved runs stay runs.
 
-    .venv/bin/python bench/robustness.py [--data ../shared/data] [--model DIR] [--out DIR]
+    .venv/bin/python -m research.robustness [--data ../shared/data] [--model DIR] [--out DIR]
 
 Reads ../shared/data when present and says so clearly when not. Writes robustness.json and
 robustness.md into --out (default .cache/bench/robustness).
@@ -40,23 +40,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common.errors import ScanError
+from common.extract import ExtractConfig
+from common.faces import make_detector, track_faces
+from common.features import FAMILIES
+from common.frames import SampleLimits, iter_frames
+from common.media import open_media
+from common.settings import Settings, load_settings
+from common.types import Frame
+from models.bundle import load_bundle
+from models.datasets import deepfaketimit
+from models.evaluation.blocks import block, json_safe
+from models.featurize import featurize, video_matrix
+from models.manifest import Item, read_manifest
+from models.metrics import auc
 
-from common.errors import ScanError  # noqa: E402
-from common.extract import ExtractConfig  # noqa: E402
-from common.faces import make_detector, track_faces  # noqa: E402
-from common.features import FAMILIES  # noqa: E402
-from common.frames import SampleLimits, iter_frames  # noqa: E402
-from common.media import open_media  # noqa: E402
-from common.settings import Settings, load_settings  # noqa: E402
-from common.types import Frame  # noqa: E402
-from models.bundle import load_bundle  # noqa: E402
-from models.datasets import deepfaketimit  # noqa: E402
-from models.evaluation.blocks import block, json_safe  # noqa: E402
-from models.featurize import featurize, video_matrix  # noqa: E402
-from models.manifest import Item, read_manifest  # noqa: E402
-from models.metrics import auc  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 Frames = list[np.ndarray]
 FaceCount = Callable[[list[Frame]], int]
@@ -413,7 +412,7 @@ def markdown(r: dict) -> str:
         "",
         f"Model `{r['model_version']}`, threshold P(fake) >= {r['threshold']:.4f}; data: "
         f"{', '.join(r['datasets'])}; {r['frames_per_item']} sampled frames per item "
-        f"({_reading(r)}); made by `bench/robustness.py`.",
+        f"({_reading(r)}); made by `python -m research.robustness`.",
         "",
         "## A. Harder encodings of the evaluation videos (real and fake alike)",
         "",

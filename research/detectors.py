@@ -4,7 +4,7 @@ Each backend runs `detect_faces` (detection on a copy downscaled to DETECT_MAX_S
 larger retry when nothing is found) on the same sampled frames, without tracking, so the
 numbers compare detectors, not the tracker. Writes docs/detectors.md.
 
-    .venv/bin/python bench/detectors.py [--data ../shared/data] [--frames 8]
+    .venv/bin/python -m research.detectors [--data ../shared/data] [--frames 8]
 
 Reads ../shared/data when present (research data, never copied here) and says so when not.
 """
@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common.faces import detect_faces, make_detector
+from common.frames import SampleLimits, iter_frames
+from common.media import LocalMedia, classify_path
 
-from common.faces import detect_faces, make_detector  # noqa: E402
-from common.frames import SampleLimits, iter_frames  # noqa: E402
-from common.media import LocalMedia, classify_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BACKENDS = ("haar", "dlib")
 
@@ -67,7 +65,7 @@ def main() -> int:
     lines = [
         "# Face detectors compared",
         "",
-        f"`bench/detectors.py`, {args.frames} sampled frames per video, one thread, load "
+        f"`python -m research.detectors`, {args.frames} sampled frames per video, one thread, load "
         f"average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "| data | backend | frames | face found | ms / frame |",

@@ -21,12 +21,12 @@ Sets: DeepfakeTIMIT-LQ val (5 unseen subjects, 50 real + 50 fake clips) and FF++
 + 16 fake videos, never trained on), from ../shared/data. Every model scans as its bundle says
 (sampling, tracking), unless ``--tracking`` overrides the tracking for all of them.
 
-    .venv/bin/python bench/crop_jitter.py --model models/default --model /tmp/other \\
+    .venv/bin/python -m research.crop_jitter --model models/default --model /tmp/other \\
         [--draws 6] [--shift 0.035 --log-scale 0.1] [--data ../shared/data] [--out DIR]
 
 Writes crop_jitter.json and crop_jitter.md into --out (default .cache/bench/crop_jitter).
 
-    .venv/bin/python bench/crop_jitter.py --box-moves [--data ../shared/data]
+    .venv/bin/python -m research.crop_jitter --box-moves [--data ../shared/data]
 
 prints instead how far boxes move on the FF++ c40 frames: between consecutive frames
 (detection), landmark tracking against detection, and a 1.6x tracking window against the
@@ -45,22 +45,21 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import faces
+from common.errors import ScanError
+from common.extract import extract
+from common.frames import SampleLimits, iter_frames
+from common.media import open_media
+from common.settings import Settings, load_settings
+from common.types import Box
+from models.augment import BoxJitter
+from models.bundle import load_bundle
+from models.featurize import seed_for
+from models.manifest import Item, deepfaketimit_items
+from models.metrics import auc
+from models.scanner import config_for
 
-from common import faces  # noqa: E402
-from common.errors import ScanError  # noqa: E402
-from common.extract import extract  # noqa: E402
-from common.frames import SampleLimits, iter_frames  # noqa: E402
-from common.media import open_media  # noqa: E402
-from common.settings import Settings, load_settings  # noqa: E402
-from common.types import Box  # noqa: E402
-from models.augment import BoxJitter  # noqa: E402
-from models.bundle import load_bundle  # noqa: E402
-from models.featurize import seed_for  # noqa: E402
-from models.manifest import Item, deepfaketimit_items  # noqa: E402
-from models.metrics import auc  # noqa: E402
-from models.scanner import config_for  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def eval_items(data: Path) -> dict[str, list[Item]]:
@@ -197,7 +196,8 @@ def _md(result: dict) -> str:  # type: ignore[type-arg]
     lines = [
         "# Crop-jitter bench",
         "",
-        f"`bench/crop_jitter.py`: {a['draws']} draws of box jitter (shift sd {a['shift']} of the",
+        f"`python -m research.crop_jitter`: {a['draws']} draws of box jitter "
+        f"(shift sd {a['shift']} of the",
         f"face side per axis, log-size sd {a['log_scale']}); tracking override: "
         f"{a['tracking'] or 'none'}.",
         "",

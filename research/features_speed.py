@@ -4,8 +4,8 @@ Crops come from the pristine research videos when present (the project's own dec
 face tracking, a few frames from each of several clips), else from the astronaut sample
 frames of models.samples (said so in the output). Nothing is written into the repository.
 
-    .venv/bin/python bench/features_speed.py --save /tmp/feat_ref.npz   # before a change
-    .venv/bin/python bench/features_speed.py --check /tmp/feat_ref.npz  # after it
+    .venv/bin/python -m research.features_speed --save /tmp/feat_ref.npz   # before a change
+    .venv/bin/python -m research.features_speed --check /tmp/feat_ref.npz  # after it
 
 ``--save`` stores the crops, masks and frame vectors; ``--check`` measures the crops stored in
 the reference (the very same inputs) and fails unless every vector is
@@ -33,7 +33,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from common.features import FAMILIES, frame_slices, frame_vector  # noqa: E402
 
