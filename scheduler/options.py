@@ -7,9 +7,28 @@ from typing import TypeVar
 
 import click
 
+from common.settings import Settings, load_settings
 from common.types import SAMPLINGS, TRACKINGS
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+def settings_for(ctx: click.Context, **overrides: object) -> Settings:
+    """The settings the ``dfscan`` group built for this invocation (else built here, once),
+    with the options given (None = not given) applied."""
+    obj = ctx.find_root().obj
+    base = obj["settings"] if isinstance(obj, dict) and "settings" in obj else load_settings()
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=clean) if clean else base
+
+
+# What a model bundle decides and how settings relate to it, for --help texts.
+BUNDLE_NOTE = (
+    "A model bundle records how it was trained: its face detector and crop size always win "
+    "(DFSCAN_FACE_DETECTOR and DFSCAN_CROP_SIZE apply only to a bundle that records none); "
+    "its sampling and tracking apply unless --sampling/--tracking (or DFSCAN_SAMPLING / "
+    "DFSCAN_TRACKING) override them, with a warning that its threshold may then not hold."
+)
 
 
 def extraction_overrides(f: F) -> F:

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from common.settings import Settings
-from scheduler.commands_distributed import standalone
+from scheduler.commands.distributed import standalone
 from worker.celery_app import make_app, time_limits, visibility_timeout
 from worker.tasks import TASK_NAME
 

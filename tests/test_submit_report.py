@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from common.db import Scan, session_factory, session_scope, upsert_scan
 from common.settings import Settings
 from common.types import ScanResult
-from scheduler.commands_distributed import standalone
+from scheduler.commands.distributed import standalone
 from scheduler.lists import Entry, normalize_label
 from scheduler.report import (
     batch_report,

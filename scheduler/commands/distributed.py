@@ -1,7 +1,7 @@
 """CLI commands of the distributed mode: submit, status, report, flagged, worker.
 
 ``scheduler/cli.py`` adds them to the ``dfscan`` group with ``register(main)``. Each command
-is an entry point: it builds the settings once and passes them down.
+is an entry point: it takes the settings built once (``settings_for``) and passes them down.
 """
 
 from __future__ import annotations
@@ -18,17 +18,10 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import init_db, make_engine, session_factory, session_scope
-from common.settings import Settings, load_settings
+from common.settings import Settings
+from scheduler.options import settings_for
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    """The settings the ``dfscan`` group built for this invocation, else built here, once."""
-    obj = ctx.find_root().obj
-    if isinstance(obj, dict) and isinstance(obj.get("settings"), Settings):
-        return obj["settings"]
-    return load_settings()
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
@@ -81,7 +74,7 @@ def submit(
     from worker.celery_app import QUEUE
     from worker.tasks import TASK_NAME
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     summary = do_submit(
         read_entries(source, settings),
         sessions=_sessions(settings),
@@ -111,7 +104,7 @@ def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id
     from scheduler.report import UnknownBatch
 
     try:
-        with session_scope(_sessions(_settings(ctx))) as session:
+        with session_scope(_sessions(settings_for(ctx))) as session:
             return query(session, batch_id)
     except UnknownBatch as exc:
         raise click.ClickException(str(exc)) from exc
@@ -188,7 +181,7 @@ def flagged(
     """List videos scored fake, highest score first."""
     from scheduler.report import UnknownBatch, iter_flagged, parse_since, write_flagged
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     try:
         since_ts = parse_since(since) if since else None
     except ValueError as exc:
@@ -220,9 +213,9 @@ def worker(
     """Run a Celery worker in this process, scanning tasks from the broker."""
     from worker.celery_app import QUEUE
 
-    settings = _settings(ctx)
+    settings = settings_for(ctx)
     if concurrency:
-        settings = settings.model_copy(update={"workers": concurrency})
+        settings = settings_for(ctx, workers=concurrency)
     app = _app(settings)
     # A unique default name: several workers on one host would otherwise collide.
     node = hostname or f"dfscan-{os.getpid()}@{socket.gethostname()}"
@@ -253,7 +246,7 @@ def register(group: click.Group) -> click.Group:
 
 @click.group()
 def standalone() -> None:
-    """The distributed-mode commands alone (`python -m scheduler.commands_distributed`)."""
+    """The distributed-mode commands alone (`python -m scheduler.commands.distributed`)."""
 
 
 register(standalone)
