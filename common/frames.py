@@ -1,4 +1,4 @@
-"""Frame sampling: N frames spread over a clip, from a generator that always releases.
+"""Frame reading: the frames common.frame_indices names, from generators that always release.
 
 Every reader is a generator whose ``finally`` releases the capture, so a consumer that stops
 early (timeout, enough faces) never leaks a decoder. Frames are checked to really decode: a
@@ -8,8 +8,6 @@ container can announce frames it cannot deliver (truncated upload, missing moov 
 from __future__ import annotations
 
 import bisect
-import contextlib
-import contextvars
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,47 +16,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.decode_stats import current_stats
 from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
+from common.frame_indices import sample_indices, segment_indices
 from common.media import IMAGE_SUFFIXES, LocalMedia
 from common.types import SAMPLINGS, Frame, Sampling
-
-# "segments": this many runs of consecutive frames, each starting at a keyframe.
-SEGMENTS = 4
 
 # OpenCV fallback path only (containers PyAV cannot index): a seek costs about one keyframe
 # interval of decoding; below this gap, grabbing through the frames in between is cheaper.
 SEEK_MIN_GAP = 48
-
-
-@dataclass(slots=True)
-class DecodeStats:
-    """What the decoder really did, summed over the videos read while collecting."""
-
-    frames_decoded: int = 0  # pictures the decoder reconstructed (skipped ones not counted)
-    frames_delivered: int = 0  # of which handed to the caller (the sampled frames)
-    bytes_read: int = 0  # compressed bytes demuxed (index pass + decode pass)
-    seeks: int = 0
-    strategy: str = ""
-
-
-_STATS: contextvars.ContextVar[DecodeStats | None] = contextvars.ContextVar(
-    "dfscan_decode_stats", default=None
-)
-
-
-@contextlib.contextmanager
-def collect_decode_stats() -> Iterator[DecodeStats]:
-    """Count decoded frames and bytes for everything read inside the block (benchmarks)."""
-    stats = DecodeStats()
-    token = _STATS.set(stats)
-    try:
-        yield stats
-    finally:
-        _STATS.reset(token)
-
-
-def _stats() -> DecodeStats:
-    return _STATS.get() or DecodeStats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,58 +38,6 @@ class SampleLimits:
     def check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ScanTimeout("per-video time limit exceeded while decoding")
-
-
-def sample_indices(total: int, n: int) -> list[int]:
-    """``n`` frame indices spread evenly over ``total`` frames (all of them if fewer)."""
-    if total <= 0 or n <= 0:
-        return []
-    if total <= n:
-        return list(range(total))
-    # Centres of n equal segments: avoids the first and last frames (fades, black frames).
-    return sorted({int((i + 0.5) * total / n) for i in range(n)})
-
-
-def segment_indices(total: int, n: int, keyframes: Sequence[int], k: int = SEGMENTS) -> list[int]:
-    """``n`` frame indices in up to ``k`` runs of consecutive frames, each run starting at a
-    keyframe (display index), the runs' keyframes spread over the clip.
-
-    Decoding a run costs its own pictures only: no reference chain before the first one.
-    For each of ``k`` evenly spaced targets the keyframe at or before it is taken (the nearest
-    unused one on a tie); with fewer keyframes than ``k`` every keyframe starts a run and the
-    runs are longer. Runs never cross the next chosen keyframe or the clip's end; frames a
-    run cannot hold go to the others, so ``min(n, total)`` indices come back when possible.
-    """
-    keys = sorted({int(x) for x in keyframes if 0 <= x < total})
-    if total <= 0 or n <= 0:
-        return []
-    if not keys:
-        return sample_indices(total, n)
-    k = max(1, min(k, n))
-    if len(keys) <= k:
-        starts = keys
-    else:
-        chosen: set[int] = set()
-        for j in range(k):
-            target = (j + 0.5) * total / k
-            at = max(bisect.bisect_right(keys, target) - 1, 0)
-            # the keyframe at or before the target, else the nearest unused one
-            free = [i for i in range(len(keys)) if keys[i] not in chosen]
-            chosen.add(keys[min(free, key=lambda i: (abs(i - at), i))])
-        starts = sorted(chosen)
-    caps = [(starts[i + 1] if i + 1 < len(starts) else total) - s for i, s in enumerate(starts)]
-    lengths = [0] * len(starts)
-    left = min(n, total)
-    while left > 0:  # round robin over the runs that still have room
-        grew = False
-        for i in range(len(starts)):
-            if left and lengths[i] < caps[i]:
-                lengths[i] += 1
-                left -= 1
-                grew = True
-        if not grew:
-            break
-    return [s + j for s, m in zip(starts, lengths, strict=True) for j in range(m)]
 
 
 def _check_pixels(width: int, height: int, limits: SampleLimits, what: object) -> None:
@@ -258,7 +172,7 @@ def _iter_av(
         cap.release()
         raise ValueError(f"unknown sampling {sampling!r} ({' | '.join(SAMPLINGS)})")
     segments = sampling == "segments" and bool(cap.keyframes)
-    stats = _stats()
+    stats = current_stats()
     stats.strategy = "pyav-segments" if segments else "pyav-keyseek-nonref"
     try:
         fps = cap.fps

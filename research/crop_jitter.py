@@ -48,6 +48,7 @@ import numpy as np
 from common import faces
 from common.errors import ScanError
 from common.extract import extract
+from common.faces import detection
 from common.frames import SampleLimits, iter_frames
 from common.media import open_media
 from common.settings import Settings, load_settings
@@ -163,17 +164,17 @@ def box_moves(data: Path, settings: Settings) -> dict[str, dict[str, list[float]
     det = faces.make_detector("dlib")
     pairs: dict[str, list[tuple[float, float]]] = {"consecutive": [], "landmarks": [], "w1.6": []}
     limits = SampleLimits(settings.max_pixels, settings.max_duration_s, float("inf"))
-    window = faces.TRACK_WINDOW
+    window = detection.TRACK_WINDOW
     for it in eval_items(data)["FF++ c40"]:
         with open_media(it.target, settings) as media:
             frames = list(iter_frames(media, 16, limits, "segments"))
         plain = {f.frame_index: f.box for f in faces.track_faces(frames, det, 128)}
         other = {f.frame_index: f.box for f in faces.track_faces(frames, det, 128, "landmarks")}
-        faces.TRACK_WINDOW = 1.6  # a bench-only experiment on the module's constant
+        detection.TRACK_WINDOW = 1.6  # a bench-only experiment on the module's constant
         try:
             small = {f.frame_index: f.box for f in faces.track_faces(frames, det, 128)}
         finally:
-            faces.TRACK_WINDOW = window
+            detection.TRACK_WINDOW = window
         for i, box in plain.items():
             if i - 1 in plain:
                 pairs["consecutive"].append(_moves(plain[i - 1], box))

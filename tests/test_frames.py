@@ -25,7 +25,8 @@ from _media import (
 
 import common.frames as frames_mod
 from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
-from common.frames import SampleLimits, iter_frames, iter_images, iter_video, sample_indices
+from common.frame_indices import sample_indices
+from common.frames import SampleLimits, iter_frames, iter_images, iter_video
 from common.media import LocalMedia, open_media
 
 media_server = _media.media_server

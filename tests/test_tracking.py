@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from _media import face_frames, gradient_bgr, no_face_bgr
 
-from common import faces as faces_mod
 from common.extract import ExtractConfig, extract
 from common.faces import FOLLOW_STEPS, Detection, jitter_box, make_detector, track_faces
+from common.faces import tracking as tracking_mod
 from common.features import FAMILIES
 from common.frames import SampleLimits, iter_video
 from common.settings import Settings
@@ -89,7 +89,7 @@ def test_a_cut_is_not_followed(clip: list[Frame], monkeypatch: pytest.MonkeyPatc
         got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
         assert [f.frame_index for f in got] == [0, 1, 3]
     # The appearance check is what rejects the cut: without it, the cut is "followed".
-    monkeypatch.setattr(faces_mod, "FOLLOW_MIN_NCC", -2.0)
+    monkeypatch.setattr(tracking_mod, "FOLLOW_MIN_NCC", -2.0)
     got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
     assert [f.frame_index for f in got] == [0, 1, 2, 3]
 

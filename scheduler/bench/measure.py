@@ -125,7 +125,7 @@ class Bench:
         return clock
 
     def scan(self, path: Path) -> VideoRun:
-        from common.frames import collect_decode_stats
+        from common.decode_stats import collect_decode_stats
 
         def go() -> tuple[Any, Any]:
             with collect_decode_stats() as stats:

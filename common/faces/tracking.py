@@ -1,0 +1,198 @@
+"""Following the main face across sampled frames: by detection, or by its landmarks.
+
+:func:`track_faces` finds the first face on the whole (downscaled) frame and then searches
+a window around the previous face (:func:`common.faces.detection.detect_near`); with
+``tracking="landmarks"`` a near-adjacent frame gets the previous face moved by re-fitting its
+landmarks (:func:`follow_landmarks`) instead. The thresholds were measured on the research
+clips: docs/faces.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from common.faces.crops import MARGIN, make_face
+from common.faces.detection import (
+    DETECT_MAX_SIDE,
+    RETRY_MAX_SIDE,
+    TRACK_FACE_PX,
+    Detection,
+    FaceDetector,
+    detect_faces,
+    detect_near,
+    to_gray,
+)
+from common.types import TRACKINGS, Box, Face, Frame, Tracking
+
+# Landmark following: between frames at most FOLLOW_MAX_GAP apart the face is moved by
+# re-fitting its landmarks; a detection runs again after FOLLOW_STEPS such frames, and
+# whenever the re-fit moves or rescales the face more than a face can in that time.
+FOLLOW_MAX_GAP = 2
+FOLLOW_STEPS = 3
+FOLLOW_MAX_SHIFT = 0.25  # of the face's side
+FOLLOW_MAX_SCALE = 1.15
+# A followed face must still look like the last one: normalised correlation of the grey
+# FOLLOW_THUMB^2 thumbnails of the two face boxes; below FOLLOW_MIN_NCC it is a cut to
+# another shot (docs/faces.md has the measured correlations).
+FOLLOW_THUMB = 24
+FOLLOW_MIN_NCC = 0.5
+
+# Edits a detection before its crop is cut (training-time box jitter, models.augment); the
+# tracker keeps following the unedited detection.
+Reframe = Callable[[Frame, Detection], Detection]
+
+
+def _spread(points: np.ndarray) -> float:
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def crop_thumb(crop: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-norm FOLLOW_THUMB^2 grey thumbnail of the face box inside its crop."""
+    inner = int(round(crop.shape[0] / MARGIN))
+    off = (crop.shape[0] - inner) // 2
+    small = cv2.resize(
+        to_gray(crop[off : off + inner, off : off + inner]),
+        (FOLLOW_THUMB, FOLLOW_THUMB),
+        interpolation=cv2.INTER_AREA,
+    )
+    t = small.astype(np.float32).ravel()
+    t -= t.mean()
+    return t / max(float(np.linalg.norm(t)), 1e-6)
+
+
+def follow_landmarks(
+    detector: FaceDetector, image: np.ndarray, previous: Detection
+) -> Detection | None:
+    """The previous face moved to this frame by re-fitting its landmarks, or None.
+
+    Kazemi & Sullivan's regression cascade (CVPR 2014) starts from a box and converges when
+    the face moved little since, at a fraction of a HOG pass's cost (docs/faces.md).
+    It runs, like :func:`detect_near`, on a grey window scaled so the face is TRACK_FACE_PX
+    wide. The box follows the landmarks' centroid and spread. None (detect instead) when the
+    detector has no landmarks or the re-fit moved or rescaled the face more than a face
+    moves in a frame or two.
+    """
+    refit = getattr(detector, "landmarks_at", None)
+    if refit is None or previous.landmarks is None:
+        return None
+    box = previous.box
+    h, w = image.shape[:2]
+    side = max(box.w, box.h, 1)
+    # The predictor reads pixels in and just around the box: a window of twice its side.
+    x0, y0 = max(0, box.x - box.w // 2), max(0, box.y - box.h // 2)
+    x1, y1 = min(w, box.x + box.w + box.w // 2), min(h, box.y + box.h + box.h // 2)
+    if x1 - x0 < box.w // 2 or y1 - y0 < box.h // 2:
+        return None
+    k = TRACK_FACE_PX / side
+    gray = to_gray(image[y0:y1, x0:x1])
+    if k < 1:
+        gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    else:
+        k = 1.0
+    lm = refit(gray, Box(box.x - x0, box.y - y0, box.w, box.h).scaled(k))
+    if lm is None:
+        return None
+    lm = lm / np.float32(k) + np.float32([x0, y0])
+    shift = lm.mean(axis=0) - previous.landmarks.mean(axis=0)
+    scale = _spread(lm) / max(_spread(previous.landmarks), 1e-6)
+    if np.hypot(*shift) > FOLLOW_MAX_SHIFT * side or not (
+        1 / FOLLOW_MAX_SCALE <= scale <= FOLLOW_MAX_SCALE
+    ):
+        return None
+    cx, cy = box.center
+    nw, nh = box.w * scale, box.h * scale
+    moved = Box(
+        int(round(cx + shift[0] - nw / 2)), int(round(cy + shift[1] - nh / 2)), int(nw), int(nh)
+    )
+    return Detection(moved, lm)
+
+
+def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | None:
+    """The face nearest the previous main face (same person across frames), else the largest."""
+    if not found:
+        return None
+    if previous is None:
+        return max(found, key=lambda d: d.box.area)
+    px, py = previous.center
+    scale = max(previous.w, previous.h)
+
+    def cost(d: Detection) -> float:
+        cx, cy = d.box.center
+        # Distance in face widths, plus a penalty for a very different size.
+        return np.hypot(cx - px, cy - py) / scale + abs(
+            np.log(max(d.box.w, 1) / max(previous.w, 1))
+        )
+
+    best = min(found, key=cost)
+    return best if cost(best) < 1.5 else max(found, key=lambda d: d.box.area)
+
+
+def _detect_main(
+    detector: FaceDetector, image: np.ndarray, previous: Box | None, retry: bool
+) -> Detection | None:
+    """Tracking window first, then the whole frame, then (if ``retry``) at RETRY_MAX_SIDE."""
+    det = None
+    if previous is not None:
+        det = pick_main(detect_near(detector, image, previous), previous)
+    if det is None:
+        det = pick_main(detect_faces(detector, image), previous)
+    if det is None and retry and max(image.shape[:2]) > DETECT_MAX_SIDE:
+        det = pick_main(detect_faces(detector, image, RETRY_MAX_SIDE), previous)
+    return det
+
+
+def track_faces(
+    frames: Sequence[Frame] | object,
+    detector: FaceDetector,
+    size: int,
+    tracking: Tracking = "detect",
+    reframe: Reframe | None = None,
+) -> list[Face]:
+    """Main face of each frame that has one, following the same person across frames.
+
+    The first face is found on the whole (downscaled) frame; later frames search a window
+    around the previous face first (see :func:`detect_near`), and the whole frame only when
+    that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
+    previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
+    FOLLOW_STEPS frames in a row. ``reframe`` edits each detection before its crop is cut.
+    """
+
+    def cut(frame: Frame, det: Detection) -> Face:
+        return make_face(frame, reframe(frame, det) if reframe else det, size)
+
+    if tracking not in TRACKINGS:
+        raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKINGS)})")
+    faces: list[Face] = []
+    last: Detection | None = None
+    last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
+    last_index, followed = -(10**9), 0
+    retries = 2  # larger full-frame retries that may still fail before giving up on them
+    for frame in frames:  # type: ignore[attr-defined]
+        face, now_thumb = None, None
+        if (
+            tracking == "landmarks"
+            and last is not None
+            and followed < FOLLOW_STEPS
+            and 0 < frame.index - last_index <= FOLLOW_MAX_GAP
+        ):
+            det = follow_landmarks(detector, frame.image, last)
+            face = None if det is None else cut(frame, det)
+            if face is not None:
+                now_thumb = crop_thumb(face.crop)
+                if float(now_thumb @ last_thumb) < FOLLOW_MIN_NCC:
+                    face = None  # the face no longer looks like the last one: a cut, detect
+        followed = followed + 1 if face is not None else 0
+        if face is None:
+            det = _detect_main(detector, frame.image, last.box if last else None, retries > 0)
+            if det is None:
+                retries -= max(frame.image.shape[:2]) > DETECT_MAX_SIDE
+                continue
+            face, now_thumb = cut(frame, det), None
+        if tracking == "landmarks":
+            last_thumb = now_thumb if now_thumb is not None else crop_thumb(face.crop)
+        last, last_index = det, frame.index
+        faces.append(face)
+    return faces
