@@ -41,7 +41,14 @@ def _offsets(radius: int) -> tuple[tuple[int, int], ...]:
 
 def lbp_codes(gray: np.ndarray, radius: int) -> np.ndarray:
     """Raw P-bit LBP codes (uint8) of each pixel; the border of width ``radius`` is
-    edge-padded. Bit k is set where neighbour k is >= the centre."""
+    edge-padded. Bit k is set where neighbour k is >= the centre.
+
+    Kept by hand rather than ``skimage.feature.local_binary_pattern(P, R, "uniform")``:
+    that one interpolates the diagonal neighbours and pads with zeros, so its riu2 codes
+    agree on only 78% (R=1) and 64% (R=2) of a 128 px face crop's pixels, and it takes
+    ~1.9 ms per crop and radius against ~0.06 ms here (``python -m research.lbp_skimage``,
+    scikit-image 0.26, one core). Switching would change every texture feature.
+    """
     pad = cv2.copyMakeBorder(gray, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
     h, w = gray.shape
     ge = np.empty((P, h, w), np.uint8)  # P = 8 bits
