@@ -121,6 +121,9 @@ def register(app: Celery, settings: Settings) -> Task:
     @app.task(
         bind=True,
         name=TASK_NAME,
+        # Not shared: Celery would add a shared task, with the settings it closes over, to
+        # every app created later in the process.
+        shared=False,
         autoretry_for=(ScanError, OperationalError),
         max_retries=settings.task_max_retries,
         retry_backoff=BACKOFF_BASE_S,

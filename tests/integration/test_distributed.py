@@ -37,7 +37,7 @@ from scheduler.cli import main as dfscan
 
 pytestmark = pytest.mark.services
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 S3_KEY = "testing"
 FAMILIES = ["frequency", "boundary"]
 BAD = {"empty.mp4": "empty_file", "notavideo.mp4": "unreadable"}

@@ -331,8 +331,7 @@ def test_list_file_with_relative_paths(
 def test_console_script(media: dict[str, Path], tmp_path: Path) -> None:
     """The installed `dfscan` command, in a fresh process, as a user runs it."""
     exe = Path(sys.executable).parent / "dfscan"
-    if not exe.exists():
-        pytest.skip("dfscan console script not installed in this environment")
+    assert exe.exists(), f"no dfscan console script beside {sys.executable}: run scripts/setup"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFSCAN_")}
     cmd = [str(exe), "scan", str(media["real"]), str(media["empty"]), "--json"]
     cmd += ["--workers", "1", "--frames", "3", "--db", f"sqlite:///{tmp_path / 'sub.db'}"]
@@ -341,3 +340,26 @@ def test_console_script(media: dict[str, Path], tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert [o["error"] and o["error"]["code"] for o in out] == [None, "empty_file"]
     assert 0 <= out[0]["score"] <= 1
+
+
+def test_the_embedded_scan_imports_no_celery(media: dict[str, Path], tmp_path: Path) -> None:
+    """`dfscan scan` in a fresh interpreter, as a user runs it: Celery is never imported."""
+    code = (
+        "import sys\n"
+        "from scheduler.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('celery', 'kombu')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFSCAN_")}
+    args = ["scan", str(media["real"]), "--workers", "1", "--frames", "3", "--json"]
+    args += ["--db", f"sqlite:///{tmp_path / 'nocelery.db'}"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    *scan_output, imported = proc.stdout.strip().splitlines()
+    assert json.loads("\n".join(scan_output))[0]["error"] is None
+    assert imported == "[]"

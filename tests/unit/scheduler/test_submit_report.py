@@ -1,7 +1,7 @@
 """Submit (lists, dedup, skip, rescan) and the SQL reports, on SQLite and real PostgreSQL.
 
-The broker side is recorded by a plain list here; tests/test_distributed.py runs the real
-Celery workers.
+The broker side is recorded by a plain list here; tests/integration/test_distributed.py runs
+the real Celery workers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 LONG_RUNNING = ("redis", "postgres", "worker", "flower")
 
 
@@ -47,8 +47,13 @@ def test_startup_order(services: dict) -> None:
 
 
 def test_migrate_is_one_shot_alembic(services: dict) -> None:
+    from alembic.config import CommandLine
+
     migrate = services["migrate"]
-    assert migrate["entrypoint"] == ["alembic", "upgrade", "head"]
+    assert migrate["entrypoint"][0] == "alembic"
+    # Alembic's own parser accepts the command, and it upgrades to the newest revision.
+    args = CommandLine().parser.parse_args(migrate["entrypoint"][1:])
+    assert args.cmd[0].__name__ == "upgrade" and args.revision == "head"
     assert migrate.get("restart", "no") == "no"
 
 
@@ -57,7 +62,12 @@ def test_worker_scales(services: dict) -> None:
     # A fixed name or host port would make `--scale worker=N` fail on the second replica.
     assert "container_name" not in worker
     assert "ports" not in worker
-    assert worker["command"][0] == "worker"
+    # The command is one the dfscan CLI accepts (as the image's entry point runs it).
+    from scheduler.cli import main
+
+    name, *args = worker["command"]
+    ctx = main.commands[name].make_context(name, args)
+    assert ctx.params["hostname"] == "worker@%h"
     # Node names must differ per replica: %h is each container's own host name.
     assert "%h" in " ".join(worker["command"])
 

@@ -11,19 +11,18 @@ from worker.celery_app import make_app, time_limits, visibility_timeout
 from worker.tasks import TASK_NAME
 
 
-def test_app_settings() -> None:
+def test_time_limits_leave_room_for_the_scan_and_redelivery_waits_for_them() -> None:
     settings = Settings(broker_url="redis://127.0.0.1:1/0", workers=3, timeout_s=900)
     app = make_app(settings)
-    conf = app.conf
-    assert conf.task_acks_late and conf.task_reject_on_worker_lost
-    assert conf.worker_prefetch_multiplier == 1
-    assert conf.worker_concurrency == 3
     soft, hard = time_limits(settings)
-    assert settings.timeout_s < soft < hard == conf.task_time_limit
-    # Redis must not hand a running scan to a second worker.
-    vt = conf.broker_transport_options["visibility_timeout"]
-    assert vt == visibility_timeout(settings) > hard
-    assert TASK_NAME in app.tasks
+    # The scanner's own limit fires first, then Celery's soft limit (a timeout row), then
+    # the hard kill; Redis must not hand a running scan to a second worker before that.
+    assert settings.timeout_s < soft < hard == app.conf.task_time_limit
+    assert app.conf.broker_transport_options["visibility_timeout"] > hard
+    longer = Settings(broker_url="redis://127.0.0.1:1/0", timeout_s=5000)
+    assert visibility_timeout(longer) > time_limits(longer)[1] > 5000
+    # The task the app runs retries as the settings say (see test_tasks for the behaviour).
+    assert app.tasks[TASK_NAME].max_retries == settings.task_max_retries
 
 
 def test_visibility_timeout_override() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from alembic import command
 from common.db import Base, make_engine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"batches", "videos", "batch_items", "scans"}
 
 pytestmark = pytest.mark.services
