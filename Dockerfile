@@ -14,13 +14,17 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# Dependencies first, pinned and hash-checked (runtime + the [monitor] extra for Flower;
+# scripts/lock re-pins them from pyproject.toml): a source change keeps this layer.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY common ./common
 COPY models ./models
 COPY worker ./worker
 COPY scheduler ./scheduler
 COPY alembic ./alembic
-RUN pip install '.[monitor]'
+RUN pip install --no-deps .
 
 # Never run as root: a worker parses untrusted media.
 RUN useradd --system --uid 10001 --home-dir /home/dfscan --create-home dfscan

@@ -88,7 +88,30 @@ def test_dockerfile_slim_and_not_root() -> None:
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users, "the image must switch to a non-root user"
     assert users[-1] not in ("root", "0", "0:0")
-    assert "pip install" in text and "[monitor]" in text  # Flower for the flower service
+    # Dependencies from the hashed lock, the project on top without re-resolving them.
+    assert re.search(r"^RUN pip install --require-hashes -r requirements\.lock$", text, re.M)
+    assert re.search(r"^RUN pip install --no-deps \.$", text, re.M)
+
+
+@pytest.mark.parametrize(
+    ("lock", "extra"), [("requirements.lock", "monitor"), ("requirements-dev.lock", "dev")]
+)
+def test_locks_pin_every_dependency_with_hashes(lock: str, extra: str) -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"][extra]
+    text = (ROOT / lock).read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\$", text, re.M))
+    norm = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in pins.items()}
+    for spec in map(Requirement, wanted):
+        name = re.sub(r"[-_.]+", "-", spec.name).lower()
+        assert name in norm, f"{lock} does not pin {name}: run scripts/lock"
+        assert spec.specifier.contains(norm[name], prereleases=True), (name, norm[name])
+    # Every pin carries hashes, so pip --require-hashes accepts the file.
+    assert text.count("==") == len(pins) and text.count("--hash=sha256:") >= len(pins)
 
 
 def test_dockerignore_keeps_data_out() -> None:
@@ -98,6 +121,7 @@ def test_dockerignore_keeps_data_out() -> None:
     allowed = {ln[1:].split("/")[0] for ln in lines if ln.startswith("!")}
     assert allowed <= {
         "pyproject.toml",
+        "requirements.lock",
         "README.md",
         "alembic.ini",
         "alembic",
