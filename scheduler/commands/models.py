@@ -28,6 +28,16 @@ def _manifest_options(fn: Callable[..., None]) -> Callable[..., None]:
     )(fn)
 
 
+# Features are cached per content and feature version, for train and evaluate alike.
+_cache_option = click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=Path(".cache/features"),
+    show_default=True,
+    help="Feature cache folder.",
+)
+
+
 def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     from models.manifest import read_manifest
 
@@ -77,13 +87,7 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
 @click.option("--frames", type=int, default=16, show_default=True)
 @training_reading
 @click.option("--detector", type=click.Choice(DETECTORS), default="dlib", show_default=True)
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path),
-    default=Path(".cache/features"),
-    show_default=True,
-    help="Feature cache folder.",
-)
+@_cache_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--describe", default="", help="Training-data description for the model card.")
 @click.pass_context
@@ -201,13 +205,7 @@ def dataset_dfdc(root: Path, out: Path) -> None:
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
 @click.option("--split", help="Evaluate only this manifest split (e.g. val, test).")
 @click.option("--frames", type=int, help="Frames per video (default: the model's).")
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path),
-    default=Path(".cache/features"),
-    show_default=True,
-    help="Feature cache folder.",
-)
+@_cache_option
 @click.option("--no-control", is_flag=True, help="Skip the background shortcut control.")
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.pass_context
