@@ -60,6 +60,55 @@ def face_frames(n: int, size: tuple[int, int] = (640, 480), fake: bool = False) 
     return sample_frames(n, size=size, fake=fake)
 
 
+def textured_background(w: int, h: int, seed: int = 0) -> np.ndarray:
+    """A grey wavy texture with a little noise (BGR): no face in it, but not flat either."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 96 + 40 * np.sin(xx / 37.0) * np.cos(yy / 53.0)
+    base += np.random.default_rng(seed).normal(0, 3, base.shape)
+    return cv2.cvtColor(np.clip(base, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def paste_face(frame: np.ndarray, side: int, centre: tuple[int, int]) -> np.ndarray:
+    """The astronaut's head, scaled so her face is about ``side`` px wide, centred there."""
+    head = astronaut_bgr()[40:200, 146:306]  # 160 px around the 94-px face
+    k = side / ASTRONAUT_FACE_SIDE
+    head = cv2.resize(head, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    hh, hw = head.shape[:2]
+    x0, y0 = centre[0] - hw // 2, centre[1] - hh // 2
+    frame[y0 : y0 + hh, x0 : x0 + hw] = head
+    return frame
+
+
+def small_face_frames(
+    n: int, side: int = 44, size: tuple[int, int] = (1280, 720)
+) -> list[np.ndarray]:
+    """A wide shot: a face ``side`` px wide, drifting a little, in a large textured frame."""
+    w, h = size
+    return [
+        paste_face(textured_background(w, h, t), side, (w // 3 + 2 * t, h // 2 + t % 3))
+        for t in range(n)
+    ]
+
+
+def face_grid(
+    sides: list[int], cols: int = 4, size: tuple[int, int] = (800, 450), dx: int = 0
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A video-call grid: one face per tile (``sides[i]`` px wide), row by row, shifted by
+    ``dx``; returns the frame and the tile centres."""
+    w, h = size
+    rows = -(-len(sides) // cols)
+    frame = textured_background(w, h)
+    centres = []
+    for i, side in enumerate(sides):
+        c = (
+            (i % cols) * w // cols + w // (2 * cols) + dx,
+            (i // cols) * h // rows + h // (2 * rows),
+        )
+        paste_face(frame, side, c)
+        centres.append(c)
+    return frame, centres
+
+
 # --------------------------------------------------------------------------- index frames
 
 BARCODE_BITS = 8
@@ -111,6 +160,37 @@ def write_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def write_mpeg_ps(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    """MPEG-1 video with an MP2 audio track in an MPEG program stream (``.mpg``), as the GRID
+    corpus is: a container whose seeks land past the keyframe asked for."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    samples = 44100 // fps
+    with av.open(str(path), "w", format="mpeg") as container:
+        video = container.add_stream("mpeg1video", rate=Fraction(fps))
+        video.width, video.height, video.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        video.bit_rate = 2_000_000
+        video.codec_context.gop_size = 12
+        audio = container.add_stream("mp2", rate=44100)
+        audio.layout = "mono"
+        for i, img in enumerate(frames):
+            picture = np.ascontiguousarray(img[: video.height, : video.width])
+            for packet in video.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
+                container.mux(packet)
+            sound = av.AudioFrame.from_ndarray(
+                np.zeros((1, samples), np.int16), format="s16", layout="mono"
+            )
+            sound.sample_rate, sound.pts = 44100, i * samples
+            for packet in audio.encode(sound):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
     return path
 
 

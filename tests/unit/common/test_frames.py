@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import _media
@@ -19,11 +20,15 @@ from _media import (
     write_garbage,
     write_image,
     write_index_video,
+    write_mpeg_ps,
     write_text_as_video,
     write_truncated,
 )
 
+import common.av_frames as av_frames_mod
 import common.frames as frames_mod
+from common.av_frames import AvCapture, SeekMissed, read_keyseek, read_sequential
+from common.decode_stats import collect_decode_stats
 from common.errors import InputError, ScanTimeout, TooLarge, Unreadable
 from common.frame_indices import sample_indices
 from common.frames import SampleLimits, iter_frames, iter_images, iter_video
@@ -57,7 +62,7 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     """Run a test on both video readers: PyAV (the main path) and the OpenCV fallback that
     takes containers PyAV cannot index (forced here by making PyAV decline every file)."""
     if request.param == "opencv":
-        monkeypatch.setattr(frames_mod, "_open_av", lambda path: None)
+        monkeypatch.setattr(frames_mod, "open_av", lambda path: None)
     return request.param
 
 
@@ -136,7 +141,7 @@ class _Tracked:
 
 
 _REAL_CAPTURE = cv2.VideoCapture
-_REAL_AV = frames_mod.AvCapture
+_REAL_AV = av_frames_mod.AvCapture
 
 
 @pytest.fixture
@@ -145,7 +150,7 @@ def tracked(monkeypatch: pytest.MonkeyPatch) -> list[_Tracked]:
     monkeypatch.setattr(frames_mod.cv2, "VideoCapture", _Tracked)
     # The PyAV reader is the main path; OpenCV takes what PyAV cannot index.
     monkeypatch.setattr(
-        frames_mod, "AvCapture", type("_TrackedAv", (_Tracked,), {"real": _REAL_AV})
+        av_frames_mod, "AvCapture", type("_TrackedAv", (_Tracked,), {"real": _REAL_AV})
     )
     return _Tracked.instances
 
@@ -235,6 +240,79 @@ def test_not_a_video_is_unreadable(clips: dict[str, Path], name: str) -> None:
     with pytest.raises(Unreadable) as exc:
         list(iter_video(clips[name], 4, SampleLimits()))
     assert exc.value.code == "unreadable"
+
+
+# --------------------------------------------------------------------------- sequential fallback
+
+PS_FRAMES = 75  # 3 s at 25 fps, as a GRID corpus clip
+
+
+@pytest.fixture(scope="module")
+def mpeg_ps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frames = [index_frame(i, 176, 144) for i in range(PS_FRAMES)]
+    return write_mpeg_ps(tmp_path_factory.mktemp("ps") / "clip.mpg", frames)
+
+
+def test_mpeg_ps_cannot_be_read_by_seeking(mpeg_ps: Path) -> None:
+    # The premise of the fallback: some seek in a program stream lands past its keyframe.
+    cap = AvCapture(str(mpeg_ps))
+    try:
+        assert len(cap.keyframes) >= PS_FRAMES // 12  # plenty of keyframes to seek to
+        with pytest.raises(SeekMissed):
+            list(read_keyseek(cap, cap.wanted(16, "spread"), 25.0, SampleLimits()))
+    finally:
+        cap.release()
+
+
+@pytest.mark.parametrize("sampling", ["spread", "segments"])
+def test_mpeg_ps_reads_every_wanted_frame(mpeg_ps: Path, sampling: str) -> None:
+    cap = AvCapture(str(mpeg_ps))
+    wanted = cap.wanted(16, sampling)  # type: ignore[arg-type]
+    cap.release()
+    with collect_decode_stats() as stats:
+        frames = list(iter_video(mpeg_ps, 16, SampleLimits(), sampling))  # type: ignore[arg-type]
+    assert [f.index for f in frames] == wanted and len(wanted) == 16
+    assert [read_index(f.image) for f in frames] == wanted
+    assert stats.strategy.endswith("+pyav-sequential")
+    assert stats.frames_delivered == 16
+
+
+def test_sequential_frames_equal_seeked_frames(clips: dict[str, Path]) -> None:
+    # Where seeking works, both readers deliver bit-identical pictures.
+    cap = AvCapture(str(clips["long"]))
+    try:
+        wanted = cap.wanted(8, "spread")
+        seeked = list(read_keyseek(cap, wanted, 25.0, SampleLimits()))
+    finally:
+        cap.release()
+    read = read_sequential(clips["long"], wanted, 8, SampleLimits(), cap.position, 25.0)
+    sequential = list(read)
+    assert [f.index for f in sequential] == [f.index for f in seeked] == wanted
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(seeked, sequential, strict=True))
+
+
+def test_keyseek_delivering_nothing_falls_back(
+    clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An MP4 whose leading frames never decode (edit lists): the keyframe path gives nothing.
+    def nothing(*args: object) -> Iterator[object]:
+        yield from ()
+
+    monkeypatch.setattr(frames_mod, "read_keyseek", nothing)
+    frames = list(iter_video(clips["long"], 5, SampleLimits()))
+    assert [read_index(f.image) for f in frames] == sample_indices(N_FRAMES, 5)
+
+
+def test_opencv_reading_nothing_falls_back_to_sequential(
+    clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container PyAV cannot index and OpenCV cannot open: decoded in order, by PyAV.
+    monkeypatch.setattr(frames_mod, "open_av", lambda path: None)
+    monkeypatch.setattr(frames_mod.cv2, "VideoCapture", lambda *a: _REAL_CAPTURE())
+    frames = list(iter_video(clips["long"], 5, SampleLimits()))
+    assert [read_index(f.image) for f in frames] == sample_indices(N_FRAMES, 5)
+    with pytest.raises(Unreadable):  # and a file nothing can read stays unreadable
+        list(iter_video(clips["garbage"], 5, SampleLimits()))
 
 
 # --------------------------------------------------------------------------- limits

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from _media import index_frame, read_index, write_frames_folder, write_image
 
+from common.av_frames import AvCapture
 from common.decode_stats import collect_decode_stats
 from common.extract import ExtractConfig
 from common.features import FAMILIES, FAMILY_NAMES, FEATURE_VERSION
 from common.frame_indices import segment_indices
-from common.frames import AvCapture, SampleLimits, iter_frames, iter_video
+from common.frames import SampleLimits, iter_frames, iter_video
 from common.media import LocalMedia
 from common.settings import Settings
 from models.bundle import ModelBundle
