@@ -76,20 +76,50 @@ def faces_to_matrix(faces: Sequence[Face], cfg: ExtractConfig) -> np.ndarray:
     return np.stack([frame_vector(f.crop, f.mask, cfg.families) for f in faces])
 
 
-def _sample_faces(
-    media: LocalMedia,
-    cfg: ExtractConfig,
-    sampling: Sampling,
-    limits: SampleLimits,
-    det: FaceDetector,
-    timer: _Timed,
-    reframe: Reframe | None = None,
-) -> tuple[list[Frame], list[Face]]:
-    frames = list(timer.pull("decode", iter_frames(media, cfg.frames, limits, sampling)))
-    t0 = time.perf_counter()
-    faces = track_faces(frames, det, cfg.crop_size, cfg.tracking, reframe)
-    timer.add("faces", time.perf_counter() - t0)
-    return frames, faces
+class _Sampler:
+    """Frames of one target per sampling, decoded once, and their main faces."""
+
+    def __init__(
+        self,
+        media: LocalMedia,
+        cfg: ExtractConfig,
+        limits: SampleLimits,
+        det: FaceDetector,
+        timer: _Timed,
+        reframe: Reframe | None,
+    ) -> None:
+        self.media, self.cfg, self.limits, self.det = media, cfg, limits, det
+        self.timer, self.reframe = timer, reframe
+        self._frames: dict[Sampling, list[Frame]] = {}
+
+    def frames(self, sampling: Sampling) -> list[Frame]:
+        if sampling not in self._frames:
+            frames = iter_frames(self.media, self.cfg.frames, self.limits, sampling)
+            self._frames[sampling] = list(self.timer.pull("decode", frames))
+        return self._frames[sampling]
+
+    def faces(self, sampling: Sampling, small: bool) -> tuple[list[Frame], list[Face]]:
+        frames = self.frames(sampling)
+        t0 = time.perf_counter()
+        size, tracking = self.cfg.crop_size, self.cfg.tracking
+        faces = track_faces(frames, self.det, size, tracking, self.reframe, small=small)
+        self.timer.add("faces", time.perf_counter() - t0)
+        return frames, faces
+
+    def best(self, small: bool) -> tuple[list[Frame], list[Face]]:
+        """The model's sampling; the spread sample instead when it shows the face more."""
+        frames, faces = self.faces(self.cfg.sampling, small)
+        runs = self.cfg.sampling != "spread" and self.media.kind == "video"
+        if runs and 2 * len(faces) < len(frames):
+            # Runs from keyframes may all fall where no face is (a title card, a clip with
+            # one keyframe and an intro): the spread sample then decides what is kept.
+            try:
+                spread = self.faces("spread", small)
+            except ScanError:  # e.g. damage past the runs: keep what the runs gave
+                spread = frames, faces
+            if len(spread[1]) > len(faces):
+                frames, faces = spread
+        return frames, faces
 
 
 def extract(
@@ -114,16 +144,12 @@ def extract(
     t0 = time.perf_counter()
     with open_media(target, settings) as media:
         timer.add("fetch", time.perf_counter() - t0)
-        frames, faces = _sample_faces(media, cfg, cfg.sampling, limits, det, timer, reframe)
-        if cfg.sampling != "spread" and media.kind == "video" and 2 * len(faces) < len(frames):
-            # Runs from keyframes may all fall where no face is (a title card, a clip with
-            # one keyframe and an intro): the spread sample then decides what is kept.
-            try:
-                spread = _sample_faces(media, cfg, "spread", limits, det, timer, reframe)
-            except ScanError:  # e.g. damage past the runs: keep what the runs gave
-                spread = frames, faces
-            if len(spread[1]) > len(faces):
-                frames, faces = spread
+        sampler = _Sampler(media, cfg, limits, det, timer, reframe)
+        frames, faces = sampler.best(small=False)
+        if not faces:
+            # No face at the usual sizes anywhere: look again for small ones in the same
+            # frames (decoded once). Only here, so that clips found before keep their scores.
+            frames, faces = sampler.best(small=True)
         t0 = time.perf_counter()
         if cfg.region == "background":
             located = faces

@@ -23,6 +23,7 @@ from common.faces.detection import (
     FaceDetector,
     detect_faces,
     detect_near,
+    detect_small,
     to_gray,
 )
 from common.types import TRACKINGS, Box, Face, Frame, Tracking
@@ -39,6 +40,12 @@ FOLLOW_MAX_SCALE = 1.15
 # another shot (docs/faces.md has the measured correlations).
 FOLLOW_THUMB = 24
 FOLLOW_MIN_NCC = 0.5
+# The small-face pass (track_faces(small=True)) gives up enlarged whole-frame searches after
+# this many misses: a clip with no face at all costs at most that many (~0.5 s each at 1080p).
+SMALL_TRIES = 4
+# In that pass, faces at least this share of the largest one's area count as equally large,
+# and the most central of them is the main face (a grid of video-call tiles, a crowd).
+NEAR_LARGEST = 0.7
 
 # Edits a detection before its crop is cut (training-time box jitter, models.augment); the
 # tracker keeps following the unedited detection.
@@ -110,12 +117,26 @@ def follow_landmarks(
     return Detection(moved, lm)
 
 
-def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | None:
-    """The face nearest the previous main face (same person across frames), else the largest."""
+def pick_main(
+    found: Sequence[Detection],
+    previous: Box | None,
+    frame_shape: tuple[int, ...] | None = None,
+) -> Detection | None:
+    """The face nearest the previous main face (same person across frames), else the largest.
+
+    With ``frame_shape`` (the small-face pass, where many similar faces are the rule), the
+    largest is the most central of the faces at least NEAR_LARGEST of its area. The first
+    pass keeps the plain largest, so that clips it scans keep their scores.
+    """
     if not found:
         return None
+    largest = max(found, key=lambda d: d.box.area)
+    if frame_shape is not None:
+        cy, cx = frame_shape[0] / 2, frame_shape[1] / 2
+        near = [d for d in found if d.box.area >= NEAR_LARGEST * largest.box.area]
+        largest = min(near, key=lambda d: np.hypot(d.box.center[0] - cx, d.box.center[1] - cy))
     if previous is None:
-        return max(found, key=lambda d: d.box.area)
+        return largest
     px, py = previous.center
     scale = max(previous.w, previous.h)
 
@@ -127,7 +148,7 @@ def pick_main(found: Sequence[Detection], previous: Box | None) -> Detection | N
         )
 
     best = min(found, key=cost)
-    return best if cost(best) < 1.5 else max(found, key=lambda d: d.box.area)
+    return best if cost(best) < 1.5 else largest
 
 
 def _detect_main(
@@ -144,12 +165,30 @@ def _detect_main(
     return det
 
 
+def _detect_small(
+    detector: FaceDetector, image: np.ndarray, previous: Box | None, retry: bool
+) -> Detection | None:
+    """The small-face pass: tracking window first, then (if ``retry``) the enlarged frame.
+
+    The whole-frame passes of :func:`_detect_main` are not repeated: this pass runs only
+    on frames where they found nothing, and the enlarged search finds large faces too.
+    """
+    det = None
+    if previous is not None:
+        det = pick_main(detect_near(detector, image, previous), previous, image.shape)
+    if det is None and retry:
+        det = pick_main(detect_small(detector, image), previous, image.shape)
+    return det
+
+
 def track_faces(
     frames: Sequence[Frame] | object,
     detector: FaceDetector,
     size: int,
     tracking: Tracking = "detect",
     reframe: Reframe | None = None,
+    *,
+    small: bool = False,
 ) -> list[Face]:
     """Main face of each frame that has one, following the same person across frames.
 
@@ -158,6 +197,11 @@ def track_faces(
     that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
     previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
     FOLLOW_STEPS frames in a row. ``reframe`` edits each detection before its crop is cut.
+
+    ``small=True`` is the second pass, for frames where the first found no face at all:
+    whole frames are searched enlarged (:func:`detect_small`, faces down to ~40 px) until
+    SMALL_TRIES of those searches missed, and among equally large faces the most central is
+    the main one (:func:`pick_main`).
     """
 
     def cut(frame: Frame, det: Detection) -> Face:
@@ -169,7 +213,9 @@ def track_faces(
     last: Detection | None = None
     last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
     last_index, followed = -(10**9), 0
-    retries = 2  # larger full-frame retries that may still fail before giving up on them
+    # Larger (or, small, enlarged) whole-frame searches that may still miss before giving up.
+    retries = SMALL_TRIES if small else 2
+    detect = _detect_small if small else _detect_main
     for frame in frames:  # type: ignore[attr-defined]
         face, now_thumb = None, None
         if (
@@ -186,9 +232,9 @@ def track_faces(
                     face = None  # the face no longer looks like the last one: a cut, detect
         followed = followed + 1 if face is not None else 0
         if face is None:
-            det = _detect_main(detector, frame.image, last.box if last else None, retries > 0)
+            det = detect(detector, frame.image, last.box if last else None, retries > 0)
             if det is None:
-                retries -= max(frame.image.shape[:2]) > DETECT_MAX_SIDE
+                retries -= small or max(frame.image.shape[:2]) > DETECT_MAX_SIDE
                 continue
             face, now_thumb = cut(frame, det), None
         if tracking == "landmarks":

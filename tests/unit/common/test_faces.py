@@ -9,8 +9,10 @@ from _media import (
     ASTRONAUT_FACE_CENTRE,
     ASTRONAUT_FACE_SIDE,
     astronaut_bgr,
+    face_grid,
     gradient_bgr,
     no_face_bgr,
+    small_face_frames,
 )
 
 from common.faces import (
@@ -26,6 +28,8 @@ from common.faces import (
     pick_main,
     track_faces,
 )
+from common.faces.detection import detect_small
+from common.faces.tracking import SMALL_TRIES
 from common.types import Box, Frame
 
 BACKENDS = ["haar", "dlib"]
@@ -173,6 +177,95 @@ def test_track_skips_frames_without_a_face(astronaut: np.ndarray) -> None:
     ]
     faces = track_faces(frames, make_detector("haar"), 64)
     assert [f.frame_index for f in faces] == [0, 2]
+
+
+# --------------------------------------------------------------------------- small and many
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_small_face_in_a_wide_shot_is_found_by_the_second_pass(backend: str) -> None:
+    # A 1280x720 frame with a face 40 px wide: the usual passes (480, then 960 px) see it
+    # at 15-30 px, below either detector's smallest face.
+    side = 40
+    frames = [Frame(i, i / 25, img) for i, img in enumerate(small_face_frames(4, side))]
+    detector = make_detector(backend)
+    assert track_faces(frames, detector, 128) == []
+    faces = track_faces(frames, detector, 128, small=True)
+    assert [f.frame_index for f in faces] == list(range(4))
+    for i, f in enumerate(faces):  # where the face was pasted (see small_face_frames)
+        cx, cy = f.box.center
+        assert abs(cx - (1280 // 3 + 2 * i)) < side / 3 and abs(cy - 360) < side / 3
+        assert 0.75 * side < f.box.w < 1.35 * side
+        assert f.crop.shape == (128, 128, 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("image", ["coffee", "gradient"])
+def test_second_pass_finds_no_face_where_there_is_none(backend: str, image: str) -> None:
+    img = no_face_bgr() if image == "coffee" else gradient_bgr(640, 360)
+    assert detect_small(make_detector(backend), img) == []
+    frames = [Frame(i, i / 25, img) for i in range(SMALL_TRIES + 2)]
+    assert track_faces(frames, make_detector(backend), 128, small=True) == []
+
+
+class _Passes:
+    """Counts whole-frame detection passes of the wrapped detector."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.calls = inner, 0
+        self.name, self.min_face = inner.name, inner.min_face  # type: ignore[attr-defined]
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        self.calls += 1
+        return self.inner.detect(gray)  # type: ignore[attr-defined]
+
+
+def test_second_pass_gives_up_after_its_tries() -> None:
+    # A clip with no face costs at most SMALL_TRIES enlarged searches, however long.
+    counting = _Passes(make_detector("dlib"))
+    frames = [Frame(i, i / 25, gradient_bgr(640, 360)) for i in range(12)]
+    assert track_faces(frames, counting, 128, small=True) == []  # type: ignore[arg-type]
+    assert counting.calls == SMALL_TRIES
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grid_of_twelve_equal_faces_gives_the_most_central_tracked(backend: str) -> None:
+    # Twelve 48-px faces in 4x3 tiles of an 800x450 frame (a video call), shifted 20 px
+    # right so that one tile is nearest the centre: tile 5 (row 1, column 1).
+    frames = [Frame(i, i / 25, face_grid([48] * 12, dx=20 + i)[0]) for i in range(4)]
+    _, centres = face_grid([48] * 12, dx=20)
+    detector = make_detector(backend)
+    assert len(detect_small(detector, frames[0].image)) >= 10  # many faces are seen
+    faces = track_faces(frames, detector, 128, small=True)
+    assert [f.frame_index for f in faces] == [0, 1, 2, 3]
+    for i, f in enumerate(faces):  # the same tile in every frame: tracked, not re-picked
+        cx, cy = f.box.center
+        assert abs(cx - (centres[5][0] + i)) < 12 and abs(cy - centres[5][1]) < 12
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grid_with_one_larger_face_gives_the_larger(backend: str) -> None:
+    # Eleven 48-px faces and a 72-px one in the bottom-right tile: the largest is the main
+    # face, central or not.
+    sides = [48] * 11 + [72]
+    frames = [Frame(i, i / 25, face_grid(sides, dx=20 + i)[0]) for i in range(3)]
+    _, centres = face_grid(sides, dx=20)
+    for small in (False, True):
+        faces = track_faces(frames, make_detector(backend), 128, small=small)
+        assert faces, f"small={small}"
+        for i, f in enumerate(faces):
+            cx, cy = f.box.center
+            assert abs(cx - (centres[11][0] + i)) < 15 and abs(cy - centres[11][1]) < 15
+
+
+def test_pick_main_among_equals_takes_the_most_central() -> None:
+    left, centre, right = _det(40, 100, 50), _det(300, 110, 48), _det(560, 100, 52)
+    shape = (300, 640, 3)
+    assert pick_main([left, centre, right], None, shape) is centre
+    assert pick_main([left, centre, right], None) is right  # first pass: plain largest
+    # Clearly larger wins wherever it is.
+    big = _det(10, 10, 70)
+    assert pick_main([left, centre, big], None, shape) is big
 
 
 # --------------------------------------------------------------------------- crops and masks

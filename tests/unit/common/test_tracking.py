@@ -25,6 +25,7 @@ class Counting:
 
     def __init__(self, inner: object) -> None:
         self.inner, self.name = inner, inner.name  # type: ignore[attr-defined]
+        self.min_face = inner.min_face  # type: ignore[attr-defined]
         self.detects = self.refits = 0
         if hasattr(inner, "landmarks_at"):
             self.landmarks_at = self._landmarks_at

@@ -21,11 +21,14 @@ from _media import (
     ConnectLog,
     MediaServer,
     closed_port,
+    face_frames,
     gradient_bgr,
     no_face_bgr,
+    small_face_frames,
     write_face_video,
     write_garbage,
     write_image,
+    write_mpeg_ps,
     write_text_as_video,
     write_truncated,
     write_zero_byte,
@@ -63,6 +66,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "truncated": write_truncated(real, d / "truncated.mp4"),
         "text": write_text_as_video(d / "notes.mp4"),
         "garbage": write_garbage(d / "garbage.mp4"),
+        "mpeg_ps": write_mpeg_ps(d / "talk.mpg", face_frames(30)),
+        "wide": _media.write_video(d / "wide.mp4", small_face_frames(12, 44)),
         "coffee": write_image(d / "coffee.png", no_face_bgr()),
         "gradient": write_image(d / "gradient.jpg", gradient_bgr()),
         "empty_folder": empty_folder,
@@ -130,6 +135,18 @@ def test_http_sample_scores_like_the_local_file(
     assert r.error is None
     assert r.score == pytest.approx(real_result.score, abs=1e-6)  # the same bytes
     assert r.content_sha256 == hashlib.sha256(media["real"].read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["mpeg_ps", "wide"])
+def test_mpeg_ps_and_small_face_are_read_and_scored(
+    scanner: Scanner, media: dict[str, Path], name: str
+) -> None:
+    # An MPEG program stream (seeks land past their keyframe: read in order instead) and a
+    # 44-px face in a 1280x720 wide shot (found by the enlarged second pass).
+    r = scanner.scan(str(media[name]))
+    assert r.error is None, r.error
+    assert r.frames_used == FRAMES and r.faces_found >= FRAMES - 1
+    assert 0.0 <= r.score <= 1.0 and r.label in ("fake", "real")
 
 
 BAD = [
