@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # - sampling and tracking: unset = the bundle's; set, the setting wins, with a warning
     #   that the model's threshold may then not hold.
     model_path: Path | None = Field(default=None, description="model bundle; unset = bundled")
+    # A bundle other than the bundled model is unpickled only if the operator vouches for it
+    # (models.trusted): by its digest (sha256 of its SHA256SUMS, printed by `dfscan train`),
+    # or by an Ed25519 signature (SHA256SUMS.sig) checked with this public key (PEM file).
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    model_public_key: Path | None = Field(default=None, description="Ed25519 public key, PEM")
     # An operator's own operating point: P(fake) at or above it is labelled fake. Unset = the
     # model's threshold (fixed at training for a low false-flag rate on real videos).
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)

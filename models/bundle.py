@@ -2,9 +2,11 @@
 
 A bundle is a folder with ``model.pkl`` (the scikit-learn Pipeline: scaler + SVM),
 ``meta.json`` (feature version, families, threshold, library versions, training data) and
-``SHA256SUMS`` covering both. The checksums are verified and the feature version checked
-*before* anything is unpickled: a pickle can run code, and a model fed vectors of another
-feature version scores garbage silently.
+``SHA256SUMS`` covering both. Before anything is unpickled, the checksums are verified, the
+bundle must be trusted (``models.trusted``: the bundled model's digest is pinned in the code,
+any other needs the operator's digest or signature) and the feature version must match: a
+pickle can run code, and a model fed vectors of another feature version scores garbage
+silently.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from common.extract import ExtractConfig
 from common.features import FEATURE_VERSION, select, video_layout
 from common.settings import Settings
+from models.trusted import SIGNATURE, Trust, UntrustedBundle, digest_of
 
 PICKLE = "model.pkl"
 META = "meta.json"
@@ -52,6 +55,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def version_of(meta: dict[str, Any]) -> str:
+    return str(meta.get("model_version", "unversioned"))
+
+
 @dataclass
 class ModelBundle:
     """A fitted pipeline and its metadata; ``score`` gives P(fake) per video vector."""
@@ -73,7 +80,7 @@ class ModelBundle:
 
     @property
     def version(self) -> str:
-        return str(self.meta.get("model_version", "unversioned"))
+        return version_of(self.meta)
 
     def choice(self, key: str, setting: Any, default: Any) -> Any:
         """How to read videos (``sampling``, ``tracking``): as trained, unless a setting says.
@@ -173,12 +180,19 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> str:
     return meta["model_version"]
 
 
-def _verify(folder: Path) -> None:
+def bundle_digest(folder: Path) -> str:
+    """The digest an operator vouches for (DFSCAN_MODEL_SHA256): sha256 of SHA256SUMS."""
+    return digest_of((folder / SUMS).read_bytes())
+
+
+def _verify(folder: Path, trust: Trust) -> None:
+    """Files match SHA256SUMS, and SHA256SUMS is one the trust policy accepts."""
     sums = folder / SUMS
     if not sums.is_file():
         raise BundleError(f"{folder}: no {SUMS}; refusing to load a bundle without checksums")
+    raw = sums.read_bytes()
     expected = dict(
-        reversed(line.split("  ", 1)) for line in sums.read_text().splitlines() if line.strip()
+        reversed(line.split("  ", 1)) for line in raw.decode().splitlines() if line.strip()
     )
     for name in (PICKLE, META):
         if name not in expected:
@@ -187,14 +201,24 @@ def _verify(folder: Path) -> None:
             raise BundleError(f"{folder}: {name} is missing")
         if _sha256(folder / name) != expected[name]:
             raise BundleError(f"{folder}/{name}: checksum mismatch; the file was altered")
+    signature = folder / SIGNATURE
+    try:
+        why = trust.check(raw, signature.read_bytes() if signature.is_file() else None)
+    except UntrustedBundle as exc:
+        raise BundleError(f"model {folder} is not trusted: {exc}") from exc
+    log.debug("model %s trusted: %s", folder, why)
 
 
-def load_bundle(folder: Path | None = None) -> ModelBundle:
-    """Verify, check the feature version, then unpickle. ``None`` loads the bundled model."""
+def check_bundle(folder: Path | None = None, trust: Trust | None = None) -> dict[str, Any]:
+    """Everything :func:`load_bundle` checks, without unpickling; returns the bundle's meta.
+
+    ``None`` is the bundled model. ``trust`` (from the settings: ``Trust.from_settings``)
+    says which other bundles may load; without it, only the bundled model does.
+    """
     folder = Path(folder) if folder is not None else DEFAULT_BUNDLE
     if not folder.is_dir():
         raise BundleError(f"no model bundle at {folder}")
-    _verify(folder)
+    _verify(folder, trust or Trust())
     meta = json.loads((folder / META).read_text())
     if meta.get("feature_version") != FEATURE_VERSION:
         raise BundleError(
@@ -205,6 +229,13 @@ def load_bundle(folder: Path | None = None) -> ModelBundle:
         select(meta["families"])  # unknown family names fail here, before unpickling
     except (KeyError, ValueError) as exc:
         raise BundleError(f"model {folder}: unusable feature families: {exc}") from exc
+    return meta
+
+
+def load_bundle(folder: Path | None = None, trust: Trust | None = None) -> ModelBundle:
+    """Verify, check trust and the feature version (:func:`check_bundle`), then unpickle."""
+    folder = Path(folder) if folder is not None else DEFAULT_BUNDLE
+    meta = check_bundle(folder, trust)
     with (folder / PICKLE).open("rb") as fh:
-        pipeline = pickle.load(fh)  # noqa: S301 - checksum verified above
+        pipeline = pickle.load(fh)  # noqa: S301 - checksums and trust verified above
     return ModelBundle(pipeline=pipeline, meta=meta)

@@ -16,6 +16,7 @@ from common.extract import ExtractConfig, extract
 from common.settings import Settings
 from common.types import ScanResult
 from models.bundle import ModelBundle, load_bundle
+from models.trusted import Trust
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Scanner:
     ) -> None:
         self.settings = settings
         self.timeouts = timeouts
-        self.bundle = bundle or load_bundle(settings.model_path)
+        self.bundle = bundle or load_bundle(settings.model_path, Trust.from_settings(settings))
         self.cfg = config_for(self.bundle, settings)
         self.threshold = (
             settings.threshold if settings.threshold is not None else self.bundle.threshold

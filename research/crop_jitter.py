@@ -59,6 +59,7 @@ from models.featurize import seed_for
 from models.manifest import Item, deepfaketimit_items
 from models.metrics import auc
 from models.scanner import config_for
+from models.trusted import Trust
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ _STATE: dict[str, object] = {}
 
 
 def _init(model: str, settings: Settings) -> None:
-    bundle = load_bundle(Path(model))
+    bundle = load_bundle(Path(model), Trust.from_settings(settings))
     _STATE.update(bundle=bundle, settings=settings, cfg=config_for(bundle, settings))
 
 

@@ -54,6 +54,7 @@ from models.evaluation.blocks import block, json_safe
 from models.featurize import featurize, video_matrix
 from models.manifest import Item, read_manifest
 from models.metrics import auc
+from models.trusted import Trust
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -295,7 +296,7 @@ def main() -> int:
         )
         return 2
     settings = load_settings()
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(args.model, Trust.from_settings(settings))
     thr = bundle.threshold
     sources: list[Source] = []
     found = []

@@ -22,6 +22,19 @@ def settings_for(ctx: click.Context, **overrides: object) -> Settings:
     return base.model_copy(update=clean) if clean else base
 
 
+def model_version(settings: Settings) -> str:
+    """The version of the configured bundle, once it was verified and found trusted; a bundle
+    that is missing, altered or not trusted is a usage error (exit 2), named in one line."""
+    from models.bundle import BundleError, check_bundle, version_of
+    from models.trusted import Trust
+
+    try:
+        meta = check_bundle(settings.model_path, Trust.from_settings(settings))
+    except BundleError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return version_of(meta)
+
+
 # What a model bundle decides and how settings relate to it, for --help texts.
 BUNDLE_NOTE = (
     "A model bundle records how it was trained: its face detector and crop size always win "

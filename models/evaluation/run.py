@@ -21,6 +21,7 @@ from models.evaluation.plots import plot_det, plot_roc
 from models.evaluation.report import write_report
 from models.featurize import Featurized, family_columns, featurize, video_matrix
 from models.manifest import Item
+from models.trusted import Trust
 
 SCORE_FIELDS = ("target", "label", "method", "group", "score", "predicted", "error")
 
@@ -111,7 +112,7 @@ def evaluate(
     bundle: ModelBundle | None = None,
 ) -> dict[str, Any]:
     """Featurize (cached), score, write scores.csv, metrics.json, roc.png, det.png, report.md."""
-    bundle = bundle or load_bundle(opt.model)
+    bundle = bundle or load_bundle(opt.model, Trust.from_settings(settings))
     if opt.split:
         items = [it for it in items if it.split == opt.split]
     if not items:

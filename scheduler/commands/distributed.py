@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import init_db, make_engine, session_factory, session_scope
 from common.settings import Settings
+from scheduler.options import model_version as bundle_version
 from scheduler.options import settings_for
 
 T = TypeVar("T")
@@ -38,13 +39,6 @@ def _app(settings: Settings):  # type: ignore[no-untyped-def]
         return make_app(settings)
     except ValueError as exc:  # no broker configured: a usage problem, not a crash
         raise click.ClickException(str(exc)) from exc
-
-
-def _model_version(settings: Settings) -> str:
-    """The version the workers will score with: that of the configured bundle."""
-    from models.bundle import load_bundle
-
-    return load_bundle(settings.model_path).version
 
 
 @click.command()
@@ -81,7 +75,8 @@ def submit(
         sender=_app(settings),
         task_name=TASK_NAME,
         queue=QUEUE,
-        model_version=model_version or _model_version(settings),
+        # The version the workers will score with: that of the configured bundle.
+        model_version=model_version or bundle_version(settings),
         name=name or Path(source.rstrip("/")).name,
         source=source,
         rescan=rescan,
@@ -217,6 +212,8 @@ def worker(
     if concurrency:
         settings = settings_for(ctx, workers=concurrency)
     app = _app(settings)
+    # A worker whose model cannot load would fail every task it takes: refuse to start.
+    bundle_version(settings)
     # A unique default name: several workers on one host would otherwise collide.
     node = hostname or f"dfscan-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(

@@ -138,11 +138,15 @@ def train(
         workers=settings.workers,
         data_description=describe or ", ".join(str(m) for m in manifests),
     )
+    from models.bundle import bundle_digest
+
     card = run_training(_load_items(manifests, root), settings, opt)
     click.echo(
         f"wrote {out} ({card['model_version']}); CV AUC {card['cv_auc']:.3f}; "
         f"threshold {card['threshold']:.4f}"
     )
+    # What an operator sets to load this bundle (a pickle runs code: models/trusted.py).
+    click.echo(f"bundle digest: DFSCAN_MODEL_SHA256={bundle_digest(out)}")
     if "dev" in card:
         d = card["dev"]
         click.echo(

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from common.types import ScanResult
-from scheduler.options import BUNDLE_NOTE, extraction_overrides, settings_for
+from scheduler.options import BUNDLE_NOTE, extraction_overrides, model_version, settings_for
 
 EXIT_SOME_ERRORS = 3
 
@@ -110,6 +110,7 @@ def scan(
         threshold=threshold,
         database_url=database_url,
     )
+    model_version(settings)  # an untrusted or altered --model: one line, before any scan
     try:
         expanded = [t for raw in targets for t in expand(raw)]
     except ValueError as exc:  # a list that cannot be read: a usage error, nothing scanned

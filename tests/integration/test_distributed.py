@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from alembic import command
 from common.db import BatchItem, Scan, Video, make_engine, session_factory, session_scope
+from models.bundle import bundle_digest
 from scheduler.cli import main as dfscan
 
 pytestmark = pytest.mark.services
@@ -271,6 +272,8 @@ def cluster(
         "DFSCAN_AWS_SECRET_ACCESS_KEY": S3_KEY,
         "DFSCAN_ALLOW_PRIVATE_HOSTS": '["127.0.0.1"]',
         "DFSCAN_MODEL_PATH": str(corpus.bundle),
+        # The operator vouches for the test's own bundle (models/trusted.py).
+        "DFSCAN_MODEL_SHA256": bundle_digest(corpus.bundle),
         "DFSCAN_FRAMES_PER_VIDEO": "6",
         "DFSCAN_TASK_MAX_RETRIES": "1",
         "DFSCAN_TIMEOUT_S": "60",

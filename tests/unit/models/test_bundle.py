@@ -19,10 +19,12 @@ from models.bundle import (
     SUMS,
     BundleError,
     ModelBundle,
+    bundle_digest,
     load_bundle,
     save_bundle,
 )
 from models.classifier import make_pipeline
+from models.trusted import Trust
 
 
 def _fit(families: tuple[str, ...] = FAMILY_NAMES, temporal: bool = True, seed: int = 0):
@@ -62,6 +64,12 @@ def _write_sums(folder: Path) -> None:
     (folder / SUMS).write_text(lines)
 
 
+def _vouched(folder: Path) -> ModelBundle:
+    """Load as an operator who vouches for the folder as it is now (DFSCAN_MODEL_SHA256), so
+    the other checks are what is tested (trust itself: test_trusted.py)."""
+    return load_bundle(folder, Trust(digest=bundle_digest(folder)))
+
+
 class _Trap:
     """Unpickling this runs code: it creates ``path``. Proves whether a pickle was loaded."""
 
@@ -96,7 +104,7 @@ def trapped(saved: tuple[Path, ModelBundle], tmp_path: Path) -> tuple[Path, Path
 def test_round_trip_scores_identical(saved: tuple[Path, ModelBundle]) -> None:
     folder, bundle = saved
     x = _vectors()
-    loaded = load_bundle(folder)
+    loaded = _vouched(folder)
     np.testing.assert_array_equal(loaded.score(x), bundle.score(x))
     assert ((loaded.score(x) >= 0) & (loaded.score(x) <= 1)).all()
     assert loaded.families == FAMILY_NAMES
@@ -121,7 +129,7 @@ def test_saved_metadata(saved: tuple[Path, ModelBundle]) -> None:
 
 def test_score_accepts_one_vector(saved: tuple[Path, ModelBundle]) -> None:
     folder, _ = saved
-    bundle = load_bundle(folder)
+    bundle = _vouched(folder)
     x = _vectors()
     assert bundle.score(x[0]).shape == (1,)
     assert bundle.score(x[0])[0] == bundle.score(x)[0]
@@ -130,7 +138,7 @@ def test_score_accepts_one_vector(saved: tuple[Path, ModelBundle]) -> None:
 def test_the_trap_really_fires(trapped: tuple[Path, Path]) -> None:
     """Control for the refusal tests: with valid checksums the trap pickle does run."""
     folder, sentinel = trapped
-    load_bundle(folder)
+    _vouched(folder)
     assert sentinel.exists()
 
 
@@ -149,7 +157,7 @@ def test_flipped_byte_refused_before_unpickling(
     data[i] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(BundleError, match="checksum mismatch"):
-        load_bundle(folder)
+        _vouched(folder)
     assert not sentinel.exists()
 
 
@@ -160,7 +168,7 @@ def test_feature_version_mismatch_refused(trapped: tuple[Path, Path]) -> None:
     (folder / META).write_text(json.dumps(meta))
     _write_sums(folder)  # checksums correct: only the version is wrong
     with pytest.raises(BundleError) as exc:
-        load_bundle(folder)
+        _vouched(folder)
     msg = str(exc.value)
     assert "'0.9'" in msg and repr(FEATURE_VERSION) in msg and "retrain" in msg
     assert not sentinel.exists()
@@ -180,7 +188,7 @@ def test_bad_meta_refused(trapped: tuple[Path, Path], change, match: str) -> Non
     (folder / META).write_text(json.dumps(meta))
     _write_sums(folder)  # checksums correct: the meta itself is what is refused
     with pytest.raises(BundleError, match=match):
-        load_bundle(folder)
+        _vouched(folder)
     assert not sentinel.exists()
 
 
@@ -188,7 +196,7 @@ def test_missing_sums_refused(trapped: tuple[Path, Path]) -> None:
     folder, sentinel = trapped
     (folder / SUMS).unlink()
     with pytest.raises(BundleError, match="without checksums"):
-        load_bundle(folder)
+        load_bundle(folder, Trust(digest="0" * 64))
     assert not sentinel.exists()
 
 
@@ -197,7 +205,7 @@ def test_sums_must_cover_both_files(trapped: tuple[Path, Path]) -> None:
     lines = (folder / SUMS).read_text().splitlines()
     (folder / SUMS).write_text("".join(f"{ln}\n" for ln in lines if ln.endswith(META)))
     with pytest.raises(BundleError, match=PICKLE):
-        load_bundle(folder)
+        _vouched(folder)
     assert not sentinel.exists()
 
 
@@ -209,7 +217,7 @@ def test_missing_files_refused(saved: tuple[Path, ModelBundle], tmp_path: Path) 
     shutil.copytree(folder, other)
     (other / PICKLE).unlink()
     with pytest.raises(BundleError, match="missing"):
-        load_bundle(other)
+        _vouched(other)
 
 
 def test_swapped_pickle_from_another_bundle_refused(tmp_path: Path) -> None:
@@ -218,7 +226,7 @@ def test_swapped_pickle_from_another_bundle_refused(tmp_path: Path) -> None:
     save_bundle(_bundle(families=("frequency",)), b)
     shutil.copy(b / PICKLE, a / PICKLE)
     with pytest.raises(BundleError, match="checksum"):
-        load_bundle(a)
+        _vouched(a)
 
 
 # --------------------------------------------------------------------------- explain
@@ -226,7 +234,7 @@ def test_swapped_pickle_from_another_bundle_refused(tmp_path: Path) -> None:
 
 def test_explain_one_entry_per_family(saved: tuple[Path, ModelBundle]) -> None:
     folder, _ = saved
-    bundle = load_bundle(folder)
+    bundle = _vouched(folder)
     x = _vectors()
     out = bundle.explain(x[:1])
     assert list(out) == list(ALL_FAMILIES)
@@ -236,14 +244,14 @@ def test_explain_one_entry_per_family(saved: tuple[Path, ModelBundle]) -> None:
 def test_explain_without_temporal_and_subset(tmp_path: Path) -> None:
     fams = ("quality", "texture")
     save_bundle(_bundle(families=fams, temporal=False), tmp_path / "b")
-    bundle = load_bundle(tmp_path / "b")
+    bundle = _vouched(tmp_path / "b")
     assert list(bundle.explain(_vectors(fams, temporal=False)[:1])) == list(fams)
 
 
 def test_explain_is_an_ablation(saved: tuple[Path, ModelBundle]) -> None:
     # A vector at the training mean: setting any family to the mean changes nothing.
     folder, _ = saved
-    bundle = load_bundle(folder)
+    bundle = _vouched(folder)
     mean = bundle.pipeline.named_steps["scale"].mean_.astype(np.float32)
     assert all(v == pytest.approx(0.0, abs=1e-9) for v in bundle.explain(mean).values())
 
@@ -251,7 +259,7 @@ def test_explain_is_an_ablation(saved: tuple[Path, ModelBundle]) -> None:
 def test_score_explained_is_score_and_explain(saved: tuple[Path, ModelBundle]) -> None:
     # The scanner takes both from one model call; each must equal its own call.
     folder, _ = saved
-    bundle = load_bundle(folder)
+    bundle = _vouched(folder)
     for row in _vectors()[:4]:
         score, drops = bundle.score_explained(row)
         np.testing.assert_array_equal(score, bundle.score(row))

@@ -190,13 +190,16 @@ def tiny_eval(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_evaluate_end_to_end(tiny_eval: dict[str, Path]) -> None:
+    from models.bundle import bundle_digest
     from scheduler.cli import main
 
     out = tiny_eval["tmp"] / "report"
     args = ["evaluate", "--manifest", str(tiny_eval["manifest"]), "--out", str(out)]
     args += ["--model", str(tiny_eval["model"]), "--split", "test", "--workers", "1"]
     args += ["--cache", str(tiny_eval["tmp"] / "cache")]
-    res = CliRunner().invoke(main, args)
+    # The operator vouches for the bundle by its digest, as for a scan (models/trusted.py).
+    env = {"DFSCAN_MODEL_SHA256": bundle_digest(tiny_eval["model"])}
+    res = CliRunner().invoke(main, args, env=env)
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "video: AUC" in res.output and "control: background AUC" in res.output
     for name in ("scores.csv", "metrics.json", "roc.png", "det.png", "report.md"):

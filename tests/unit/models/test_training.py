@@ -169,7 +169,8 @@ def _real_clips_manifest(folder: Path, n: int) -> None:
 
 def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
     """Pseudo-only training from real sample videos: a loadable checksummed bundle and its card."""
-    from models.bundle import load_bundle
+    from models.bundle import BundleError, load_bundle
+    from models.trusted import Trust
     from scheduler.cli import main
 
     _real_clips_manifest(tmp_path, 4)
@@ -196,7 +197,11 @@ def test_dfscan_train_end_to_end(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    bundle = load_bundle(out)
+    # The digest it prints is what an operator sets to load it; unvouched, it is refused.
+    digest = res.output.split("DFSCAN_MODEL_SHA256=")[1].split()[0]
+    with pytest.raises(BundleError, match=digest):
+        load_bundle(out)
+    bundle = load_bundle(out, Trust(digest=digest))
     meta = json.loads((out / "meta.json").read_text())
     assert meta["training_data"]["counts"] == {
         "real:cam": 3,

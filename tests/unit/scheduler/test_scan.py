@@ -40,7 +40,7 @@ from common.db import Scan, Video, make_engine, session_factory, session_scope
 from common.features import ALL_FAMILIES
 from common.settings import Settings
 from common.types import ScanResult
-from models.bundle import DEFAULT_BUNDLE, META, PICKLE, SUMS, load_bundle
+from models.bundle import DEFAULT_BUNDLE, META, PICKLE, SUMS, bundle_digest, load_bundle
 from models.scanner import Scanner
 from scheduler.cli import EXIT_SOME_ERRORS, main
 from scheduler.embedded import run_embedded
@@ -301,7 +301,14 @@ def test_fake_verdict_is_not_a_failure(
         )
     )
     db = f"sqlite:///{tmp_path / 'f.db'}"
-    result, out = _cli([str(media["real"]), "--model", str(model)], db, cli_env)
+    args = [str(media["real"]), "--model", str(model)]
+    # A bundle with rewritten sums is not trusted: one line, exit 2, nothing scanned.
+    refused = CliRunner().invoke(main, ["scan", "--db", db, *args], env=cli_env)
+    assert refused.exit_code == 2 and "is not trusted" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "f.db").exists()
+    # Vouched for by the operator, it scans (and calls everything fake).
+    env = {**cli_env, "DFSCAN_MODEL_SHA256": bundle_digest(model)}
+    result, out = _cli(args, db, env)
     assert out[0]["label"] == "fake"
     assert result.exit_code == 0
 
