@@ -17,8 +17,9 @@ from common.faces import FaceDetector, Reframe, background_faces, make_detector,
 from common.features import FeatureFamily, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
+from common.nuisance import Nuisance, measure, media_bytes
 from common.settings import Settings
-from common.types import Detector, Face, Frame, Sampling, Tracking
+from common.types import ClipInfo, Detector, Face, Frame, Sampling, Tracking
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Extraction:
     faces_found: int
     sha256: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    # Face size, frame size, length...: for evaluations only, never a feature.
+    nuisance: Nuisance | None = None
 
 
 class _Timed:
@@ -91,10 +94,11 @@ class _Sampler:
         self.media, self.cfg, self.limits, self.det = media, cfg, limits, det
         self.timer, self.reframe = timer, reframe
         self._frames: dict[Sampling, list[Frame]] = {}
+        self.info = ClipInfo()  # what the reader learnt of the clip (nuisance measures)
 
     def frames(self, sampling: Sampling) -> list[Frame]:
         if sampling not in self._frames:
-            frames = iter_frames(self.media, self.cfg.frames, self.limits, sampling)
+            frames = iter_frames(self.media, self.cfg.frames, self.limits, sampling, self.info)
             self._frames[sampling] = list(self.timer.pull("decode", frames))
         return self._frames[sampling]
 
@@ -150,6 +154,7 @@ def extract(
             # No face at the usual sizes anywhere: look again for small ones in the same
             # frames (decoded once). Only here, so that clips found before keep their scores.
             frames, faces = sampler.best(small=True)
+        nuisance = measure(sampler.info, media_bytes(media.path), frames, faces)
         t0 = time.perf_counter()
         if cfg.region == "background":
             located = faces
@@ -167,4 +172,6 @@ def extract(
     matrix = faces_to_matrix(faces, cfg)
     vector = video_vector(matrix, cfg.families, cfg.temporal)
     timer.add("features", time.perf_counter() - t0)
-    return Extraction(matrix, vector, len(frames), len(faces), media.sha256, timer.t)
+    return Extraction(
+        matrix, vector, len(frames), len(faces), media.sha256, timer.t, nuisance=nuisance
+    )

@@ -19,7 +19,7 @@ from common.errors import InputError, Unreadable
 from common.frame_indices import sample_indices
 from common.media import IMAGE_SUFFIXES, LocalMedia
 from common.sample_limits import SampleLimits, check_duration, check_pixels, sane_fps
-from common.types import SAMPLINGS, Frame, Sampling
+from common.types import SAMPLINGS, ClipInfo, Frame, Sampling
 
 __all__ = ["SampleLimits", "iter_frames", "iter_images", "iter_video", "list_frame_files"]
 
@@ -29,7 +29,11 @@ SEEK_MIN_GAP = 48
 
 
 def iter_video(
-    path: Path, n: int, limits: SampleLimits, sampling: Sampling = "spread"
+    path: Path,
+    n: int,
+    limits: SampleLimits,
+    sampling: Sampling = "spread",
+    info: ClipInfo | None = None,
 ) -> Iterator[Frame]:
     """Decode ``n`` evenly spread frames of a video file.
 
@@ -42,18 +46,23 @@ def iter_video(
     program streams) or delivers nothing (odd MP4s), the rest is decoded sequentially from
     the start. Containers PyAV cannot index (no timestamps, broken) go to OpenCV, and to a
     sequential PyAV decode if OpenCV delivers nothing either.
+
+    ``info``, when given, receives the frame size, frame rate and frame count the reader
+    found (the figures it checks against the limits anyway).
     """
+    info = info if info is not None else ClipInfo()
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r} ({' | '.join(SAMPLINGS)})")
     cap = open_av(path)
     if cap is None:
-        yield from _iter_cv_or_sequential(path, n, limits)
+        yield from _iter_cv_or_sequential(path, n, limits, info)
         return
     stats = current_stats()
     last, delivered = -1, 0  # display index of the last frame delivered, and their count
     missed = False
     try:
         fps = sane_fps(cap.fps)
+        info.width, info.height, info.fps, info.frames = cap.width, cap.height, fps, cap.total
         check_pixels(cap.width, cap.height, limits, path.name)
         check_duration(cap.total, fps, limits, path.name)
         wanted = cap.wanted(n, sampling)
@@ -76,28 +85,28 @@ def iter_video(
         )
 
 
-def _iter_cv_or_sequential(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
+def _iter_cv_or_sequential(
+    path: Path, n: int, limits: SampleLimits, info: ClipInfo
+) -> Iterator[Frame]:
     """OpenCV for containers PyAV cannot index; a sequential PyAV decode if it reads nothing."""
     try:
-        yield from _iter_cv(path, n, limits)
+        yield from _iter_cv(path, n, limits, info)
     except Unreadable:  # raised only before any frame was delivered
         if (yield from read_sequential(path, None, n, limits)) == 0:
             raise
 
 
-def _iter_cv(path: Path, n: int, limits: SampleLimits) -> Iterator[Frame]:
+def _iter_cv(path: Path, n: int, limits: SampleLimits, info: ClipInfo) -> Iterator[Frame]:
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise Unreadable(f"not a readable video: {path.name}")
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = sane_fps(cap.get(cv2.CAP_PROP_FPS))
-        check_pixels(
-            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-            limits,
-            path.name,
-        )
+        info.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        info.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        info.fps, info.frames = fps, max(total, 0)
+        check_pixels(info.width, info.height, limits, path.name)
         check_duration(total, fps, limits, path.name)
         yield from _read_at(cap, sample_indices(total, n) if total > 0 else [], fps, n, limits)
     finally:
@@ -144,8 +153,15 @@ def _read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
-def iter_images(paths: Sequence[Path], n: int, limits: SampleLimits) -> Iterator[Frame]:
-    """Sample ``n`` of a sorted list of image files as the frames of one clip."""
+def iter_images(
+    paths: Sequence[Path], n: int, limits: SampleLimits, info: ClipInfo | None = None
+) -> Iterator[Frame]:
+    """Sample ``n`` of a sorted list of image files as the frames of one clip.
+
+    ``info`` receives the folder's image count and the size of the first image that decoded.
+    """
+    info = info if info is not None else ClipInfo()
+    info.frames = len(paths)
     delivered = 0
     for idx in sample_indices(len(paths), n):
         limits.check_time()
@@ -153,6 +169,8 @@ def iter_images(paths: Sequence[Path], n: int, limits: SampleLimits) -> Iterator
         if image is None:
             continue  # one bad frame in a folder is not fatal
         check_pixels(image.shape[1], image.shape[0], limits, paths[idx].name)
+        if not delivered:
+            info.height, info.width = image.shape[:2]
         delivered += 1
         yield Frame(index=idx, time_s=float(idx), image=image)
     if delivered == 0:
@@ -167,14 +185,19 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 
 def iter_frames(
-    media: LocalMedia, n: int, limits: SampleLimits, sampling: Sampling = "spread"
+    media: LocalMedia,
+    n: int,
+    limits: SampleLimits,
+    sampling: Sampling = "spread",
+    info: ClipInfo | None = None,
 ) -> Iterator[Frame]:
     """Dispatch on the media kind; every path ends by raising or yielding >= 1 frame.
 
     ``sampling`` applies to video files; images and frame folders are always spread.
+    ``info`` receives what the reader learnt of the clip (see :class:`ClipInfo`).
     """
     if media.kind == "video":
-        return iter_video(media.path, n, limits, sampling)
+        return iter_video(media.path, n, limits, sampling, info)
     if media.kind == "image":
-        return iter_images([media.path], 1, limits)
-    return iter_images(list_frame_files(media.path), n, limits)
+        return iter_images([media.path], 1, limits, info)
+    return iter_images(list_frame_files(media.path), n, limits, info)

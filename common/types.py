@@ -49,6 +49,24 @@ class Box:
 
 
 @dataclass(slots=True)
+class ClipInfo:
+    """What the container says about a clip, filled in by the frame reader that opens it.
+
+    Nothing here feeds a feature: it is what an evaluation needs to tell a shortcut (frame
+    size, length, frame rate) from a face-level signal (models.evaluation.nuisance).
+    """
+
+    width: int = 0
+    height: int = 0
+    fps: float = float("nan")  # NaN for images and frame folders (no clock)
+    frames: int = 0  # frames the container announces (images in a folder)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps if self.fps > 0 else float("nan")
+
+
+@dataclass(slots=True)
 class Frame:
     """One decoded frame (BGR uint8) and where it sits in the clip."""
 

@@ -21,6 +21,7 @@ from common.errors import ScanError
 from common.extract import ExtractConfig, extract
 from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
 from common.media import IMAGE_SUFFIXES
+from common.nuisance import Nuisance
 from common.settings import Settings
 from models.augment import AUGMENT_VERSION, BoxJitter, Degrader
 from models.manifest import Item
@@ -61,6 +62,7 @@ class Featurized:
     matrix: np.ndarray | None  # (faces, D_all) or None on error
     error: str | None = None
     recipe: Recipe = Recipe()
+    nuisance: Nuisance | None = None  # face size, frame size, length... (never a feature)
 
 
 def content_key(target: str) -> str:
@@ -119,8 +121,22 @@ def seed_for(target: str, seed: int) -> int:
 _WORKER: dict[str, object] = {}
 
 
-def _init(settings: Settings, cfg: ExtractConfig, cache: Path | None) -> None:
-    _WORKER.update(settings=settings, cfg=cfg, cache=cache)
+def _init(settings: Settings, cfg: ExtractConfig, cache: Path | None, nuisance: bool) -> None:
+    _WORKER.update(settings=settings, cfg=cfg, cache=cache, nuisance=nuisance)
+
+
+def nuisance_path(matrix_path: Path) -> Path:
+    """Where the nuisance measures of a cached frame matrix are kept: beside it, so caches
+    written before they existed stay valid (a missing file is filled in on demand)."""
+    return matrix_path.with_suffix(".nuisance.json")
+
+
+def _save(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # concurrent runs never collide
+    with tmp.open("wb") as fh:
+        write(fh)
+    tmp.replace(path)
 
 
 def _one(job: tuple[Item, Recipe]) -> Featurized:
@@ -129,20 +145,32 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
     cfg: ExtractConfig = _WORKER["cfg"]  # type: ignore[assignment]
     cache: Path | None = _WORKER["cache"]  # type: ignore[assignment]
     path = cache / f"{cache_key(item.target, cfg, recipe)}.npy" if cache else None
-    if path is not None and path.exists():
-        return Featurized(item, np.load(path), None, recipe)
+    cached = np.load(path) if path is not None and path.exists() else None
+    if cached is not None and path is not None:
+        side = nuisance_path(path)
+        if not _WORKER["nuisance"]:
+            return Featurized(item, cached, None, recipe)
+        if side.exists():
+            measures = Nuisance.from_json(json.loads(side.read_text()))
+            return Featurized(item, cached, None, recipe, measures)
+        # A matrix cached before nuisance measures were kept: read the clip once more for
+        # them; the cached matrix stays as it is.
     try:
         ex = extract(
             item.target, settings, cfg, transform=recipe.transform(), reframe=recipe.jitter
         )
     except ScanError as exc:
+        if cached is not None:
+            return Featurized(item, cached, None, recipe)
         return Featurized(item, None, exc.code, recipe)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # concurrent runs never collide
-        np.save(tmp, ex.frame_matrix)
-        tmp.replace(path)
-    return Featurized(item, ex.frame_matrix, None, recipe)
+        if cached is None:
+            _save(path, lambda fh: np.save(fh, ex.frame_matrix))
+        if ex.nuisance is not None:
+            text = json.dumps(ex.nuisance.as_json()).encode()
+            _save(nuisance_path(path), lambda fh: fh.write(text))
+    matrix = cached if cached is not None else ex.frame_matrix
+    return Featurized(item, matrix, None, recipe, ex.nuisance)
 
 
 def featurize(
@@ -156,6 +184,7 @@ def featurize(
     cache: Path | None = None,
     workers: int = 1,
     progress: bool = False,
+    nuisance: bool = False,
 ) -> list[Featurized]:
     """Frame matrices for every item, read as ``cfg`` says; with a seed, self-blended
     pseudo-fakes of the reals too.
@@ -167,6 +196,11 @@ def featurize(
     "degraded") and, with a blend seed, of its pseudo-fake. ``box_jitter`` (shift, log-scale
     standard deviations, see models.augment.BoxJitter) moves the face boxes of every row at
     random, one draw per row.
+
+    ``nuisance``: every row that has a face carries its nuisance measures (face size, frame
+    size, length...; :class:`common.nuisance.Nuisance`). They are cached beside the matrices;
+    a matrix cached without them is read once more to fill them in. Without the flag, rows
+    read fresh carry them and cached ones may not.
     """
     cfg = replace(cfg, families=FAMILIES, temporal=True)
     jobs = [
@@ -174,7 +208,7 @@ def featurize(
         for it in items
         for recipe in _recipes(it, self_blend_seed, augment)
     ]
-    results = list(_run(jobs, settings, cfg, cache, workers, progress))
+    results = list(_run(jobs, settings, cfg, cache, workers, progress, nuisance))
     for r in results:
         method = r.recipe.method
         if method is not None:
@@ -199,18 +233,19 @@ def _recipes(item: Item, blend_seed: int | None, augment: int) -> list[Recipe]:
     return out
 
 
-def _run(jobs, settings, cfg, cache, workers, progress) -> Iterator[Featurized]:  # type: ignore[no-untyped-def]
+def _run(jobs, settings, cfg, cache, workers, progress, nuisance) -> Iterator[Featurized]:  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), disable=not progress, unit="video", desc="features")
+    init = (settings, cfg, cache, nuisance)
     if workers <= 1:
-        _init(settings, cfg, cache)
+        _init(*init)
         for j in jobs:
             yield _one(j)
             bar.update()
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init, initargs=(settings, cfg, cache)) as pool:
+        with ctx.Pool(workers, initializer=_init, initargs=init) as pool:
             for r in pool.imap(_one, jobs, chunksize=2):
                 yield r
                 bar.update()
