@@ -8,6 +8,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from models.evaluation.nuisance import UNITS, WORDS
+from models.evaluation.nuisance_text import value
+
 _COLS = (
     ("n_real", "reals", False),
     ("n_fake", "fakes", False),
@@ -37,6 +40,17 @@ def metrics_table(rows: dict[str, dict[str, Any]], first: str) -> str:
     return "\n".join(lines)
 
 
+def _alarmed(v: Any, level: float) -> str:
+    """An AUC, in bold at or over the alarm level."""
+    text = fmt(v)
+    return f"**{text}**" if isinstance(v, float) and math.isfinite(v) and v >= level else text
+
+
+def _interval(bounds: list[Any] | None) -> str:
+    lo, hi = (bounds or [None, None])[:2]
+    return "–" if "–" in (fmt(lo), fmt(hi)) else f"{fmt(lo)}-{fmt(hi)}"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -47,7 +61,8 @@ def _environment() -> Environment:
         autoescape=False,  # Markdown, not HTML
     )
     env.filters.update(num=fmt, pct=lambda v: fmt(v, True), code=lambda s: f"`{s}`")
-    env.globals["table"] = metrics_table
+    env.filters.update(nval=value, alarmed=_alarmed, interval=_interval)
+    env.globals.update(table=metrics_table, nuisance_words=WORDS, nuisance_units=UNITS)
     return env
 
 
@@ -59,6 +74,7 @@ def render_report(metrics: dict[str, Any]) -> str:
         video=metrics["video"],
         frame=metrics["frame"],
         control=metrics.get("control") or {},
+        nuisance=metrics.get("nuisance") or {},
         per_method=metrics.get("per_method") or {},
         counts=metrics.get("counts") or {},
         errors=metrics.get("errors") or {},

@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from common.features import select, video_vector
+from common.nuisance import Nuisance
 from common.settings import Settings
 from models.bundle import ModelBundle, load_bundle
 from models.evaluation.blocks import block, json_safe, per_method
 from models.evaluation.control import shortcut_control
+from models.evaluation.nuisance import nuisance_control, nuisance_table
 from models.evaluation.plots import plot_det, plot_roc
 from models.evaluation.report import write_report
 from models.featurize import Featurized, family_columns, featurize, video_matrix
@@ -34,6 +36,7 @@ class EvalOptions:
     frames: int | None = None  # default: the bundle's frames_per_video
     cache: Path | None = None
     control: bool = True
+    nuisance: bool = True  # face size, frame size, bitrate, length... against the labels
     workers: int = 1
     chunk: int = 256  # videos featurized and scored per step (streaming)
     control_max: int = 3000  # videos used by the control's cross-validation (random groups)
@@ -48,6 +51,9 @@ class _Acc:
     scores: list[float] = field(default_factory=list)
     y: list[int] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    nuisance: list[Nuisance | None] = field(default_factory=list)
     frame_scores: list[float] = field(default_factory=list)
     frame_y: list[int] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
@@ -93,6 +99,9 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
             acc.scores.append(v)
             acc.y.append(it.y)
             acc.methods.append(it.method or "-")
+            acc.groups.append(it.group or it.target)
+            acc.targets.append(it.target)
+            acc.nuisance.append(r.nuisance)
             pred = "fake" if v >= thr else "real"
             writer.writerow([it.target, it.label, it.method, it.group, f"{v:.6f}", pred, ""])
         else:
@@ -101,6 +110,23 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
             if len(acc.error_examples[code]) < 5:
                 acc.error_examples[code].append(it.target)
             writer.writerow([it.target, it.label, it.method, it.group, "", "", code])
+
+
+def _nuisance(acc: _Acc, s: np.ndarray, y: np.ndarray, opt: EvalOptions) -> dict[str, Any]:
+    """The nuisance control of the scored videos; their measures go to nuisance.csv."""
+    if not opt.nuisance:
+        return {"skipped": "--no-nuisance"}
+    table = nuisance_table(acc.nuisance)
+    with (opt.out / "nuisance.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["target", "label", "method", "group", "score", *table])
+        for i in range(s.size):
+            vals = [f"{table[k][i]:.6g}" if np.isfinite(table[k][i]) else "" for k in table]
+            head = [acc.targets[i], ("real", "fake")[y[i]], acc.methods[i], acc.groups[i]]
+            writer.writerow([*head, f"{s[i]:.6f}", *vals])
+    if not s.size:
+        return {"skipped": "no video was scored"}
+    return nuisance_control(table, y, acc.groups, s, methods=acc.methods, seed=opt.seed)
 
 
 def evaluate(
@@ -120,6 +146,7 @@ def evaluate(
     frames = int(opt.frames or bundle.meta.get("frames_per_video", settings.frames_per_video))
     cfg = bundle.extract_config(settings, frames)
     kw: dict[str, Any] = dict(cache=opt.cache, workers=opt.workers, progress=opt.progress)
+    face_kw = dict(kw, nuisance=opt.nuisance)
     opt.out.mkdir(parents=True, exist_ok=True)
     acc = _Acc()
     face_rows: list[Featurized] = []  # kept only when the control needs them (small matrices)
@@ -127,7 +154,7 @@ def evaluate(
         writer = csv.writer(fh)
         writer.writerow(SCORE_FIELDS)
         for start in range(0, len(items), opt.chunk):
-            rows = featurize(items[start : start + opt.chunk], settings, cfg, **kw)
+            rows = featurize(items[start : start + opt.chunk], settings, cfg, **face_kw)
             _score_chunk(rows, bundle, writer, acc)
             fh.flush()
             if opt.control:
@@ -154,6 +181,7 @@ def evaluate(
         )
     else:
         metrics["control"] = {"skipped": "--no-control"}
+    metrics["nuisance"] = _nuisance(acc, s, y, opt)
     metrics["errors"] = dict(acc.errors.most_common())
     metrics["error_examples"] = {k: v for k, v in acc.error_examples.items()}
     metrics["counts"] = {f"{lab}:{m}": n for (lab, m), n in sorted(acc.counts.items())}

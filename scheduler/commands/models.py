@@ -211,6 +211,11 @@ def dataset_dfdc(root: Path, out: Path) -> None:
 @click.option("--frames", type=int, help="Frames per video (default: the model's).")
 @_cache_option
 @click.option("--no-control", is_flag=True, help="Skip the background shortcut control.")
+@click.option(
+    "--no-nuisance",
+    is_flag=True,
+    help="Skip the nuisance control (face size, frame size, bitrate, length against labels).",
+)
 @click.option("--workers", type=int, help="Processes (default: all cores).")
 @click.pass_context
 def evaluate(
@@ -223,9 +228,11 @@ def evaluate(
     frames: int | None,
     cache: Path,
     no_control: bool,
+    no_nuisance: bool,
     workers: int | None,
 ) -> None:
-    """Score labelled manifests; write scores.csv, metrics.json, roc.png, det.png, report.md."""
+    """Score labelled manifests; write scores.csv, nuisance.csv, metrics.json, roc.png, det.png
+    and report.md."""
     from models.evaluation import EvalOptions
     from models.evaluation import evaluate as run_evaluate
 
@@ -237,6 +244,7 @@ def evaluate(
         frames=frames,
         cache=cache,
         control=not no_control,
+        nuisance=not no_nuisance,
         workers=settings.workers,
         progress=True,
     )
@@ -253,6 +261,8 @@ def evaluate(
     )
     if "verdict" in c:
         click.echo(f"control: background AUC {f(c.get('auc'))}. {c['verdict']}")
+    if "verdict" in m["nuisance"]:
+        click.echo(f"nuisance: {m['nuisance']['verdict']}")
     click.echo(f"wrote {out}/report.md")
 
 
