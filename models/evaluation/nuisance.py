@@ -47,44 +47,71 @@ def _ratio(a: float, b: float) -> float:
 @dataclass(frozen=True, slots=True)
 class Variable:
     name: str
+    family: str  # measures of one thing (face size in pixels and relative): one verdict line
     words: str  # how the report names it
     unit: str  # px, B/s, s, fps, or "" for ratios and counts
     get: Callable[[Nuisance], float]
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("face_px", "face size (box side, pixels)", "px", lambda n: n.face_px),
-    Variable("iod_px", "inter-ocular distance (pixels)", "px", lambda n: n.iod_px),
+    Variable("face_px", "face size", "face size (box side, pixels)", "px", lambda n: n.face_px),
+    Variable("iod_px", "face size", "inter-ocular distance (pixels)", "px", lambda n: n.iod_px),
     Variable(
         "face_rel",
+        "face size",
         "face size relative to the frame (box side / shorter frame side)",
         "",
         lambda n: _ratio(n.face_px, n.short_side),
     ),
     Variable(
         "iod_rel",
+        "face size",
         "inter-ocular distance relative to the frame (/ shorter frame side)",
         "",
         lambda n: _ratio(n.iod_px, n.short_side),
     ),
-    Variable("face_x", "face position across the frame (centre / width)", "", lambda n: n.face_x),
-    Variable("face_y", "face position down the frame (centre / height)", "", lambda n: n.face_y),
-    Variable("width", "frame width", "px", lambda n: float(n.width)),
-    Variable("height", "frame height", "px", lambda n: float(n.height)),
     Variable(
-        "bitrate", "bitrate (bytes per second)", "B/s", lambda n: _ratio(n.bytes, n.duration_s)
+        "face_x",
+        "face position",
+        "face position across the frame (centre / width)",
+        "",
+        lambda n: n.face_x,
+    ),
+    Variable(
+        "face_y",
+        "face position",
+        "face position down the frame (centre / height)",
+        "",
+        lambda n: n.face_y,
+    ),
+    Variable("width", "frame size", "frame width", "px", lambda n: float(n.width)),
+    Variable("height", "frame size", "frame height", "px", lambda n: float(n.height)),
+    Variable(
+        "bitrate",
+        "bitrate",
+        "bitrate (bytes per second)",
+        "B/s",
+        lambda n: _ratio(n.bytes, n.duration_s),
     ),
     Variable(
         "bytes_per_frame",
+        "bitrate",
         "bytes per frame (file size / frames)",
         "B",
         lambda n: _ratio(n.bytes, n.frames_total),
     ),
-    Variable("duration_s", "duration", "s", lambda n: n.duration_s),
-    Variable("fps", "frame rate", "fps", lambda n: n.fps),
-    Variable("frames_decoded", "sampled frames decoded", "", lambda n: float(n.frames_decoded)),
+    Variable("duration_s", "duration", "duration", "s", lambda n: n.duration_s),
+    Variable("fps", "frame rate", "frame rate", "fps", lambda n: n.fps),
+    Variable(
+        "frames_decoded",
+        "frames decoded",
+        "sampled frames decoded",
+        "",
+        lambda n: float(n.frames_decoded),
+    ),
     Variable(
         "faces_per_frame",
+        "faces found",
         "faces found per sampled frame",
         "",
         lambda n: _ratio(n.faces, n.frames_decoded),
@@ -92,6 +119,7 @@ VARIABLES: tuple[Variable, ...] = (
 )
 WORDS = {v.name: v.words for v in VARIABLES}
 UNITS = {v.name: v.unit for v in VARIABLES}
+FAMILY = {v.name: v.family for v in VARIABLES}
 
 
 def nuisance_table(records: Sequence[Nuisance | None]) -> dict[str, np.ndarray]:
@@ -277,7 +305,7 @@ def nuisance_control(
     out["alarm"] = bool(strong) or (out["classifier"]["auc"] or 0) >= alarm
     if methods is not None:
         out["per_method"] = _per_method(cols, y, g, s, np.asarray(methods), seed)
-    out["verdict"] = nuisance_verdict(out, WORDS, UNITS)
+    out["verdict"] = nuisance_verdict(out, WORDS, UNITS, FAMILY)
     return out
 
 
@@ -286,22 +314,30 @@ def _block(cols, y, g, s, seed: int, n_boot: int = BOOTSTRAP) -> dict[str, Any]:
     short = np.fmin(cols.get("width", np.full(y.size, NAN)), cols.get("height", NAN))
     face = cols.get("face_px", np.full(y.size, NAN))
     return {
-        "variables": {k: separation(v, y) for k, v in cols.items()},
+        "variables": {k: {"family": FAMILY.get(k, k), **separation(v, y)} for k, v in cols.items()},
         "matched": matched_auc(s, y, face, short, g, n_boot=n_boot, seed=seed),
     }
 
 
 def _per_method(cols, y, g, s, methods: np.ndarray, seed: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Each fake method's fakes against all reals (no classifier: too few videos per fold)."""
+    """Each fake method's fakes against all reals and, where reals come from several sources,
+    each source's reals against all fakes (no classifier: too few videos per fold).
+
+    A source of reals unlike the rest (wide shots, another camera) shows up here by name.
+    """
     out: dict[str, Any] = {}
-    fake_methods = sorted(set(methods[y == 1].tolist()))
-    if len(fake_methods) < 2:
-        return out
-    for name in fake_methods:
-        sel = (y == 0) | ((y == 1) & (methods == name))
-        sub = {k: v[sel] for k, v in cols.items()}
-        out[name] = {
-            "n_fake": int((y[sel] == 1).sum()),
-            **_block(sub, y[sel], g[sel], s[sel], seed),
-        }
+    for label in (1, 0):
+        names = sorted(set(methods[y == label].tolist()))
+        if len(names) < 2:
+            continue
+        for name in names:
+            sel = (y != label) | (methods == name)
+            sub = {k: v[sel] for k, v in cols.items()}
+            key = name if name not in out else f"{name} ({('real', 'fake')[label]})"
+            out[key] = {
+                "side": ("real", "fake")[label],
+                "n_fake": int((y[sel] == 1).sum()),
+                "n_real": int((y[sel] == 0).sum()),
+                **_block(sub, y[sel], g[sel], s[sel], seed),
+            }
     return out

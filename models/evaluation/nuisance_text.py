@@ -28,20 +28,36 @@ def value(v: Any, unit: str) -> str:
     return f"{v:.2f}"
 
 
-def _strong(ctl: Mapping[str, Any], words: Mapping[str, str], units: Mapping[str, str]) -> str:
-    parts = []
-    for name in ctl["separating"][:3]:
-        v = ctl["variables"][name]
+def _strong(
+    ctl: Mapping[str, Any],
+    words: Mapping[str, str],
+    units: Mapping[str, str],
+    family: Mapping[str, str],
+) -> str:
+    """One sentence per family of separating variables (face size, frame size...), led by
+    its strongest measure, with the family's other measures in brackets."""
+    variables = ctl["variables"]
+    parts, done = [], set()
+    for name in ctl["separating"]:
+        fam = family.get(name, name)
+        if fam in done:
+            continue
+        done.add(fam)
+        v = variables[name]
         larger = "larger" if v["higher_in"] == "fake" else "smaller"
+        others = [
+            f"{words.get(k, k)} {o['auc']:.2f}"
+            for k, o in variables.items()
+            if k != name and family.get(k, k) == fam and _finite(o.get("auc"))
+        ]
+        label = words.get(name, name)
         parts.append(
-            f"{words[name][0].upper()}{words[name][1:]} alone separates real from fake videos "
-            f"at AUC {v['auc']:.2f}; it is {larger} in fakes (median "
-            f"{value(v['median_fake'], units[name])} against "
-            f"{value(v['median_real'], units[name])} in reals)."
+            f"{label[0].upper()}{label[1:]} alone separates real from fake videos at AUC "
+            f"{v['auc']:.2f}; it is {larger} in fakes (median "
+            f"{value(v['median_fake'], units.get(name, ''))} against "
+            f"{value(v['median_real'], units.get(name, ''))} in reals)"
+            + (f" [other {fam} measures: {', '.join(others)}]." if others else ".")
         )
-    more = [f"{words[k]} ({ctl['variables'][k]['auc']:.2f})" for k in ctl["separating"][3:]]
-    if more:
-        parts.append(f"Also at or over the alarm level: {', '.join(more)}.")
     return " ".join(parts)
 
 
@@ -72,13 +88,16 @@ def _matched(m: Mapping[str, Any], alarm: bool) -> str:
 
 
 def nuisance_verdict(
-    ctl: Mapping[str, Any], words: Mapping[str, str], units: Mapping[str, str]
+    ctl: Mapping[str, Any],
+    words: Mapping[str, str],
+    units: Mapping[str, str],
+    family: Mapping[str, str],
 ) -> str:
     """Which nuisance separates the classes, how well, and how much of the model survives."""
     clf = ctl["classifier"].get("auc")
     level = ctl["alarm_level"]
     if ctl["alarm"]:
-        head = "NUISANCE ALARM. " + _strong(ctl, words, units)
+        head = "NUISANCE ALARM. " + _strong(ctl, words, units, family)
         if ctl["separating"]:
             head += f" All nuisance variables together: AUC {clf:.2f} (grouped CV)."
         else:

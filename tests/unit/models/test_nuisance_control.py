@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -120,17 +121,33 @@ def test_a_variable_smaller_in_fakes_separates_just_as_well() -> None:
     assert "smaller in fakes" in c["verdict"]
 
 
-def test_per_method_blocks_name_the_method_that_carries_the_confound() -> None:
+def test_per_method_blocks_name_the_method_or_source_that_carries_the_confound() -> None:
     rng = np.random.default_rng(RNG_SEED)
     y, groups = _labels_groups()
-    methods = np.where(y == 0, "camera", np.where(np.arange(N) % 4 == 1, "swapA", "swapB"))
-    # Only swapA's fakes come in large frames.
-    recs = [_record(rng, height=720 if m == "swapA" else 480) for m in methods]
+    i = np.arange(N)
+    fakes = np.where(i % 4 == 1, "swapA", "swapB")
+    methods = np.where(y == 1, fakes, np.where(i % 4 == 0, "camera", "studio"))
+    # Only swapA's fakes come in large frames, and only the studio's reals are long.
+    recs = [
+        replace(
+            _record(rng, height=720 if m == "swapA" else 480),
+            frames_total=4000 if m == "studio" else 200,
+        )
+        for m in methods
+    ]
     c = nuisance_control(nuisance_table(recs), y, groups, rng.random(N), methods=list(methods))
-    assert set(c["per_method"]) == {"swapA", "swapB"}
-    assert c["per_method"]["swapA"]["variables"]["height"]["auc"] == 1.0
-    assert c["per_method"]["swapB"]["variables"]["height"]["auc"] == 0.5
-    assert c["per_method"]["swapA"]["n_fake"] == N // 4
+    per = c["per_method"]
+    assert set(per) == {"swapA", "swapB", "camera", "studio"}
+    assert per["swapA"]["variables"]["height"]["auc"] == 1.0
+    assert per["swapB"]["variables"]["height"]["auc"] == 0.5
+    assert (per["swapA"]["side"], per["swapA"]["n_fake"], per["swapA"]["n_real"]) == (
+        "fake",
+        N // 4,
+        N // 2,
+    )
+    assert per["studio"]["variables"]["duration_s"]["auc"] == 1.0
+    assert per["camera"]["variables"]["duration_s"]["auc"] < 0.62
+    assert (per["studio"]["side"], per["studio"]["n_real"]) == ("real", N // 4)
 
 
 # --- dfscan evaluate end to end ---------------------------------------------------------------
@@ -177,7 +194,7 @@ def test_evaluate_names_the_frame_size_and_writes_the_measures(frame_size_eval: 
     assert m["variables"]["width"]["median_fake"] == 800
     report = (frame_size_eval / "report.md").read_text()
     assert "## Nuisance control" in report and m["verdict"] in report
-    assert "frame width" in m["verdict"] and "frame height" in m["verdict"]
+    assert "frame width" in m["verdict"].lower() and "frame height" in m["verdict"]
     rows = list(csv.DictReader((frame_size_eval / "nuisance.csv").open()))
     assert len(rows) == 8
     assert {(r["label"], r["width"], r["height"]) for r in rows} == {
