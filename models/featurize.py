@@ -148,7 +148,8 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
     cached = np.load(path) if path is not None and path.exists() else None
     if cached is not None and path is not None:
         side = nuisance_path(path)
-        if not _WORKER["nuisance"]:
+        # Measures belong to the clip: its self-blended or degraded copies need none.
+        if not _WORKER["nuisance"] or recipe.method is not None:
             return Featurized(item, cached, None, recipe)
         if side.exists():
             measures = Nuisance.from_json(json.loads(side.read_text()))
@@ -197,8 +198,9 @@ def featurize(
     standard deviations, see models.augment.BoxJitter) moves the face boxes of every row at
     random, one draw per row.
 
-    ``nuisance``: every row that has a face carries its nuisance measures (face size, frame
-    size, length...; :class:`common.nuisance.Nuisance`). They are cached beside the matrices;
+    ``nuisance``: every row of a clip as it is (not its self-blends or degraded copies) that
+    has a face carries its nuisance measures (face size, frame size, length...;
+    :class:`common.nuisance.Nuisance`). They are cached beside the matrices;
     a matrix cached without them is read once more to fill them in. Without the flag, rows
     read fresh carry them and cached ones may not.
     """

@@ -15,7 +15,10 @@ random draws of box jitter (``models.augment.BoxJitter``, the jitter of ``dfscan
   luck);
 - the jitter-averaged AUC (each video's score averaged over the draws, which removes most of
   the box luck of one scan) and, for every model after the first, the paired bootstrap
-  difference to the first model on it (over videos, 95% interval).
+  difference to the first model on it (over videos, 95% interval);
+- the jitter-averaged AUC over real-fake pairs matched on face size and resolution, and a
+  line per set saying whether face size, frame size, length... alone separate its classes
+  (the nuisance control, models.evaluation.nuisance).
 
 Sets: DeepfakeTIMIT-LQ val (5 unseen subjects, 50 real + 50 fake clips) and FF++ c40 (9 real
 + 16 fake videos, never trained on), from ../shared/data. Every model scans as its bundle says
@@ -51,6 +54,7 @@ from common.extract import extract
 from common.faces import detection
 from common.frames import SampleLimits, iter_frames
 from common.media import open_media
+from common.nuisance import Nuisance
 from common.settings import Settings, load_settings
 from common.types import Box
 from models.augment import BoxJitter
@@ -60,6 +64,7 @@ from models.manifest import Item, deepfaketimit_items
 from models.metrics import auc
 from models.scanner import config_for
 from models.trusted import Trust
+from research.controls import confound_line, control, matched_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,8 +87,9 @@ def _init(model: str, settings: Settings) -> None:
     _STATE.update(bundle=bundle, settings=settings, cfg=config_for(bundle, settings))
 
 
-def _score(job: tuple[str, int | None, float, float]) -> float | None:
-    """The model's score of one target; boxes jittered with draw ``draw`` (None: as found)."""
+def _score(job: tuple[str, int | None, float, float]) -> tuple[float | None, Nuisance | None]:
+    """The model's score of one target; boxes jittered with draw ``draw`` (None: as found);
+    with the clip's nuisance measures (face size, frame size...)."""
     target, draw, shift, log_scale = job
     settings: Settings = _STATE["settings"]  # type: ignore[assignment]
     reframe = None
@@ -92,20 +98,22 @@ def _score(job: tuple[str, int | None, float, float]) -> float | None:
     try:
         ex = extract(target, settings, _STATE["cfg"], reframe=reframe)  # type: ignore[arg-type]
     except ScanError:
-        return None
-    return float(_STATE["bundle"].score(ex.vector)[0])  # type: ignore[attr-defined]
+        return None, None
+    return float(_STATE["bundle"].score(ex.vector)[0]), ex.nuisance  # type: ignore[attr-defined]
 
 
 def score_model(
     model: str, targets: list[str], args: argparse.Namespace, settings: Settings
-) -> np.ndarray:
-    """(draws + 1, targets) scores; row 0 with the boxes as found; NaN where scanning failed."""
+) -> tuple[np.ndarray, list[Nuisance | None]]:
+    """(draws + 1, targets) scores, row 0 with the boxes as found, NaN where scanning failed;
+    and each target's nuisance measures (boxes as found)."""
     draws: list[int | None] = [None, *range(args.draws)]
     jobs = [(t, d, args.shift, args.log_scale) for d in draws for t in targets]
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers, initializer=_init, initargs=(model, settings)) as pool:
         out = pool.map(_score, jobs, chunksize=4)
-    return np.array([np.nan if s is None else s for s in out]).reshape(len(draws), len(targets))
+    scores = np.array([np.nan if s is None else s for s, _ in out])
+    return scores.reshape(len(draws), len(targets)), [n for _, n in out[: len(targets)]]
 
 
 def _auc(s: np.ndarray, y: np.ndarray) -> float:
@@ -204,8 +212,8 @@ def _md(result: dict) -> str:  # type: ignore[type-arg]
         f"{a['tracking'] or 'none'}.",
         "",
         "| set | model | AUC as found | AUC over draws: mean [min, max] | jitter-averaged AUC |"
-        " score sd / class gap | vs first model (jitter-averaged) |",
-        "|---|---|---|---|---|---|---|",
+        " jitter-averaged AUC, matched | score sd / class gap | vs first model (jitter-averaged) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for set_name, models in result["sets"].items():
         for name, m in models.items():
@@ -214,8 +222,16 @@ def _md(result: dict) -> str:  # type: ignore[type-arg]
             lines.append(
                 f"| {set_name} | {name} | {m['auc_as_found']:.3f} | {m['auc_draws_mean']:.3f} "
                 f"[{m['auc_draws_min']:.3f}, {m['auc_draws_max']:.3f}] | "
-                f"{m['auc_jitter_averaged']:.3f} | {m['sd_over_gap']:.2f} | {vs} |"
+                f"{m['auc_jitter_averaged']:.3f} | {m.get('matched_cell', '-')} | "
+                f"{m['sd_over_gap']:.2f} | {vs} |"
             )
+    lines += [
+        "",
+        "*Matched*: over real-fake pairs whose faces are within 20% in size and whose frames "
+        "are within 10% in resolution (nuisance control, models.evaluation.nuisance).",
+        "",
+        *result.get("confounds", {}).values(),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -256,9 +272,12 @@ def main() -> int:
         per_model: dict[str, dict] = {}  # type: ignore[type-arg]
         first: np.ndarray | None = None
         for model in args.model:
-            scores = score_model(model, targets, args, settings)
+            scores, measures = score_model(model, targets, args, settings)
             summary = summarise(scores, y)
             averaged = np.nanmean(scores[1:], axis=0)
+            ctl = control(items, measures, averaged)
+            summary["matched"], summary["matched_cell"] = ctl["matched"], matched_cell(ctl)
+            result.setdefault("confounds", {}).setdefault(set_name, confound_line(set_name, ctl))
             if first is None:
                 first = averaged
             else:
