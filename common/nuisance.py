@@ -7,12 +7,14 @@ detector for reading the difference instead of the forgery (models.evaluation.nu
 
 Everything here is already known to the extraction or costs nothing: the reader's
 :class:`~common.types.ClipInfo`, the file's size on disk, the face boxes and landmarks.
+:data:`VARIABLES` names the per-video variables derived from them (bitrate = bytes /
+duration, face size relative to the frame...), with the words a report uses for each.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,88 @@ def measure(
         face_x=_median([f.box.center[0] / w for f in faces]),
         face_y=_median([f.box.center[1] / h for f in faces]),
     )
+
+
+# --- The variables an evaluation compares (models.evaluation.nuisance) -------------------
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 and math.isfinite(a) else NAN
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    family: str  # measures of one thing (face size in pixels and relative): one verdict line
+    words: str  # how the report names it
+    unit: str  # px, B/s, s, fps, or "" for ratios and counts
+    get: Callable[[Nuisance], float]
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("face_px", "face size", "face size (box side, pixels)", "px", lambda n: n.face_px),
+    Variable("iod_px", "face size", "inter-ocular distance (pixels)", "px", lambda n: n.iod_px),
+    Variable(
+        "face_rel",
+        "face size",
+        "face size relative to the frame (box side / shorter frame side)",
+        "",
+        lambda n: _ratio(n.face_px, n.short_side),
+    ),
+    Variable(
+        "iod_rel",
+        "face size",
+        "inter-ocular distance relative to the frame (/ shorter frame side)",
+        "",
+        lambda n: _ratio(n.iod_px, n.short_side),
+    ),
+    Variable(
+        "face_x",
+        "face position",
+        "face position across the frame (centre / width)",
+        "",
+        lambda n: n.face_x,
+    ),
+    Variable(
+        "face_y",
+        "face position",
+        "face position down the frame (centre / height)",
+        "",
+        lambda n: n.face_y,
+    ),
+    Variable("width", "frame size", "frame width", "px", lambda n: float(n.width)),
+    Variable("height", "frame size", "frame height", "px", lambda n: float(n.height)),
+    Variable(
+        "bitrate",
+        "bitrate",
+        "bitrate (bytes per second)",
+        "B/s",
+        lambda n: _ratio(n.bytes, n.duration_s),
+    ),
+    Variable(
+        "bytes_per_frame",
+        "bitrate",
+        "bytes per frame (file size / frames)",
+        "B",
+        lambda n: _ratio(n.bytes, n.frames_total),
+    ),
+    Variable("duration_s", "duration", "duration", "s", lambda n: n.duration_s),
+    Variable("fps", "frame rate", "frame rate", "fps", lambda n: n.fps),
+    Variable(
+        "frames_decoded",
+        "frames decoded",
+        "sampled frames decoded",
+        "",
+        lambda n: float(n.frames_decoded),
+    ),
+    Variable(
+        "faces_per_frame",
+        "faces found",
+        "faces found per sampled frame",
+        "",
+        lambda n: _ratio(n.faces, n.frames_decoded),
+    ),
+)
+WORDS = {v.name: v.words for v in VARIABLES}
+UNITS = {v.name: v.unit for v in VARIABLES}
+FAMILY = {v.name: v.family for v in VARIABLES}

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from common.nuisance import Nuisance
-from models.evaluation.nuisance import FAMILY, nuisance_control, nuisance_table
+from common.nuisance import FAMILY, Nuisance
+from models.evaluation.nuisance import nuisance_control, nuisance_table
 from models.manifest import Item
 
 

@@ -20,13 +20,12 @@ research harnesses call it per dataset. The words of its verdict: ``nuisance_tex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from common.nuisance import Nuisance
+from common.nuisance import FAMILY, VARIABLES, Nuisance
 from models.evaluation.nuisance_text import nuisance_verdict
 from models.metrics import auc
 
@@ -38,88 +37,6 @@ FACE_CALIPER = 1.2
 RESOLUTION_CALIPER = 1.1
 MATCH_LIMIT = 4000  # videos; above it the matched AUC runs on random whole groups
 BOOTSTRAP = 200  # group bootstrap draws for the matched AUC's 95% interval
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 and math.isfinite(a) else NAN
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    name: str
-    family: str  # measures of one thing (face size in pixels and relative): one verdict line
-    words: str  # how the report names it
-    unit: str  # px, B/s, s, fps, or "" for ratios and counts
-    get: Callable[[Nuisance], float]
-
-
-VARIABLES: tuple[Variable, ...] = (
-    Variable("face_px", "face size", "face size (box side, pixels)", "px", lambda n: n.face_px),
-    Variable("iod_px", "face size", "inter-ocular distance (pixels)", "px", lambda n: n.iod_px),
-    Variable(
-        "face_rel",
-        "face size",
-        "face size relative to the frame (box side / shorter frame side)",
-        "",
-        lambda n: _ratio(n.face_px, n.short_side),
-    ),
-    Variable(
-        "iod_rel",
-        "face size",
-        "inter-ocular distance relative to the frame (/ shorter frame side)",
-        "",
-        lambda n: _ratio(n.iod_px, n.short_side),
-    ),
-    Variable(
-        "face_x",
-        "face position",
-        "face position across the frame (centre / width)",
-        "",
-        lambda n: n.face_x,
-    ),
-    Variable(
-        "face_y",
-        "face position",
-        "face position down the frame (centre / height)",
-        "",
-        lambda n: n.face_y,
-    ),
-    Variable("width", "frame size", "frame width", "px", lambda n: float(n.width)),
-    Variable("height", "frame size", "frame height", "px", lambda n: float(n.height)),
-    Variable(
-        "bitrate",
-        "bitrate",
-        "bitrate (bytes per second)",
-        "B/s",
-        lambda n: _ratio(n.bytes, n.duration_s),
-    ),
-    Variable(
-        "bytes_per_frame",
-        "bitrate",
-        "bytes per frame (file size / frames)",
-        "B",
-        lambda n: _ratio(n.bytes, n.frames_total),
-    ),
-    Variable("duration_s", "duration", "duration", "s", lambda n: n.duration_s),
-    Variable("fps", "frame rate", "frame rate", "fps", lambda n: n.fps),
-    Variable(
-        "frames_decoded",
-        "frames decoded",
-        "sampled frames decoded",
-        "",
-        lambda n: float(n.frames_decoded),
-    ),
-    Variable(
-        "faces_per_frame",
-        "faces found",
-        "faces found per sampled frame",
-        "",
-        lambda n: _ratio(n.faces, n.frames_decoded),
-    ),
-)
-WORDS = {v.name: v.words for v in VARIABLES}
-UNITS = {v.name: v.unit for v in VARIABLES}
-FAMILY = {v.name: v.family for v in VARIABLES}
 
 
 def nuisance_table(records: Sequence[Nuisance | None]) -> dict[str, np.ndarray]:
@@ -305,7 +222,7 @@ def nuisance_control(
     out["alarm"] = bool(strong) or (out["classifier"]["auc"] or 0) >= alarm
     if methods is not None:
         out["per_method"] = _per_method(cols, y, g, s, np.asarray(methods), seed)
-    out["verdict"] = nuisance_verdict(out, WORDS, UNITS, FAMILY)
+    out["verdict"] = nuisance_verdict(out)
     return out
 
 

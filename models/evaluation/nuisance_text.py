@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from common.nuisance import FAMILY, UNITS, WORDS
+
 
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and math.isfinite(v)
@@ -28,34 +30,29 @@ def value(v: Any, unit: str) -> str:
     return f"{v:.2f}"
 
 
-def _strong(
-    ctl: Mapping[str, Any],
-    words: Mapping[str, str],
-    units: Mapping[str, str],
-    family: Mapping[str, str],
-) -> str:
+def _strong(ctl: Mapping[str, Any]) -> str:
     """One sentence per family of separating variables (face size, frame size...), led by
     its strongest measure, with the family's other measures in brackets."""
     variables = ctl["variables"]
     parts, done = [], set()
     for name in ctl["separating"]:
-        fam = family.get(name, name)
+        fam = FAMILY.get(name, name)
         if fam in done:
             continue
         done.add(fam)
         v = variables[name]
         larger = "larger" if v["higher_in"] == "fake" else "smaller"
         others = [
-            f"{words.get(k, k)} {o['auc']:.2f}"
+            f"{WORDS.get(k, k)} {o['auc']:.2f}"
             for k, o in variables.items()
-            if k != name and family.get(k, k) == fam and _finite(o.get("auc"))
+            if k != name and FAMILY.get(k, k) == fam and _finite(o.get("auc"))
         ]
-        label = words.get(name, name)
+        label = WORDS.get(name, name)
         parts.append(
             f"{label[0].upper()}{label[1:]} alone separates real from fake videos at AUC "
             f"{v['auc']:.2f}; it is {larger} in fakes (median "
-            f"{value(v['median_fake'], units.get(name, ''))} against "
-            f"{value(v['median_real'], units.get(name, ''))} in reals)"
+            f"{value(v['median_fake'], UNITS.get(name, ''))} against "
+            f"{value(v['median_real'], UNITS.get(name, ''))} in reals)"
             + (f" [other {fam} measures: {', '.join(others)}]." if others else ".")
         )
     return " ".join(parts)
@@ -87,17 +84,12 @@ def _matched(m: Mapping[str, Any], alarm: bool) -> str:
     return text
 
 
-def nuisance_verdict(
-    ctl: Mapping[str, Any],
-    words: Mapping[str, str],
-    units: Mapping[str, str],
-    family: Mapping[str, str],
-) -> str:
+def nuisance_verdict(ctl: Mapping[str, Any]) -> str:
     """Which nuisance separates the classes, how well, and how much of the model survives."""
     clf = ctl["classifier"].get("auc")
     level = ctl["alarm_level"]
     if ctl["alarm"]:
-        head = "NUISANCE ALARM. " + _strong(ctl, words, units, family)
+        head = "NUISANCE ALARM. " + _strong(ctl)
         if ctl["separating"]:
             head += f" All nuisance variables together: AUC {clf:.2f} (grouped CV)."
         else:
@@ -113,7 +105,7 @@ def nuisance_verdict(
         top, top_auc = max(ranked, key=lambda kv: kv[1])
         together = f", all together {clf:.2f}" if _finite(clf) else ""
         head = (
-            f"No nuisance separates the classes: the strongest, {words[top]}, reaches AUC "
+            f"No nuisance separates the classes: the strongest, {WORDS.get(top, top)}, reaches AUC "
             f"{top_auc:.2f}{together} (alarm level {level:.2f})."
         )
     text = f"{head} {_matched(ctl['matched'], ctl['alarm'])}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from models.evaluation.nuisance import UNITS, WORDS
+from common.nuisance import UNITS, WORDS
 from models.evaluation.nuisance_text import value
 
 _COLS = (

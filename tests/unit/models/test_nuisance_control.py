@@ -216,7 +216,7 @@ def _rows(text: str, prefix: str) -> list[list[str]]:
 
 
 def test_report_numbers_equal_the_json_fields(frame_size_eval: Path) -> None:
-    from models.evaluation.nuisance import UNITS, WORDS
+    from common.nuisance import UNITS, WORDS
     from models.evaluation.nuisance_text import value
     from models.evaluation.report import fmt
 
