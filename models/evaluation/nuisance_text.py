@@ -78,7 +78,10 @@ def _matched(m: Mapping[str, Any], alarm: bool) -> str:
     kept = m.get("margin_kept")
     if not _finite(kept):
         return text + "; the model has no margin over chance to keep."
-    text += f": {max(kept, 0):.0%} of its margin over chance stands after matching."
+    if kept >= 1:
+        text += ": all of its margin over chance stands after matching."
+    else:
+        text += f": {max(kept, 0):.0%} of its margin over chance stands after matching."
     if alarm and kept < 0.5:
         text += " Most of the model's margin on this set may come from the nuisance, not the face."
     return text
