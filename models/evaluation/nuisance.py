@@ -1,9 +1,10 @@
 """Nuisance control: do real and fake videos differ in face size, frame size, bitrate, length?
 
 A detector can be rewarded for reading such a difference instead of the forgery. On the
-shared FF++ c40 set, the DeepFakeDetection actor originals are wide shots with small faces,
-and face size alone separates that set's reals from its fakes better than the model does.
-So before anyone believes an AUC, three figures:
+shared FF++ c40 set, the DeepFakeDetection actor originals are 1080p wide shots: their faces
+have as many pixels as the other clips' but fill less of the frame, and face size relative
+to the frame alone separates that set's reals from its fakes about as well as the shipped
+model does (docs/nuisance.md). So before anyone believes an AUC, three figures:
 
 1. each nuisance variable's AUC alone, direction-free (max(AUC, 1 - AUC): a variable that
    is *smaller* in fakes separates them just as well);
@@ -81,7 +82,7 @@ def classifier_auc(
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold
     from sklearn.pipeline import make_pipeline
 
     cols = [k for k, c in table.items() if np.isfinite(c).any() and np.nanstd(c) > 0]
@@ -100,8 +101,13 @@ def classifier_auc(
     )  # fmt: skip
     pipe = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), forest)
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    oof = cross_val_predict(pipe, x, y, groups=groups, cv=cv, method="predict_proba")[:, 1]
-    return {**out, "auc": auc(oof, y)}
+    oof = np.full(y.size, NAN)
+    for train, test in cv.split(x, y, groups):
+        # With few groups a training fold can hold one class only: its test rows stay unscored.
+        if np.unique(y[train]).size == 2:
+            oof[test] = pipe.fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    ok = np.isfinite(oof)
+    return {**out, "auc": auc(oof[ok], y[ok]), "n_scored": int(ok.sum())}
 
 
 def _group_subsample(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:

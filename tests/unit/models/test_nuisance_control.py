@@ -245,3 +245,14 @@ def test_report_numbers_equal_the_json_fields(frame_size_eval: Path) -> None:
     ]
     (per_all,) = _rows(section, "model AUC, all pairs")
     assert per_all[1:] == [fmt(b["matched"]["model_auc"]) for b in m["per_method"].values()]
+
+
+def test_a_fold_that_trains_on_one_class_leaves_its_videos_unscored() -> None:
+    from models.evaluation.nuisance import classifier_auc
+
+    # All reals are one person: the fold that tests them trains on fakes only.
+    y = np.array([0] * 6 + [1] * 6)
+    groups = np.array(["a"] * 6 + ["b"] * 3 + ["c"] * 3)
+    c = classifier_auc({"height": np.r_[np.full(6, 360.0), np.full(6, 720.0)]}, y, groups)
+    assert c["folds"] == 3 and c["n_scored"] == 6
+    assert np.isnan(c["auc"])  # only fakes were scored: no AUC, and no crash
