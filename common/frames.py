@@ -15,8 +15,9 @@ import numpy as np
 
 from common.av_frames import SeekMissed, open_av, read_keyseek, read_sequential
 from common.decode_stats import current_stats
-from common.errors import InputError, Unreadable
+from common.errors import InputError, TooLarge, Unreadable
 from common.frame_indices import sample_indices
+from common.image_size import BombError, image_size
 from common.media import IMAGE_SUFFIXES, LocalMedia
 from common.sample_limits import SampleLimits, check_duration, check_pixels, sane_fps
 from common.types import SAMPLINGS, ClipInfo, Frame, Sampling
@@ -145,12 +146,21 @@ def _read_at(
         )
 
 
-def _read_image(path: Path) -> np.ndarray | None:
-    # imdecode rather than imread: it handles non-ASCII paths and never prints to stderr.
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
+def _read_image(path: Path, limits: SampleLimits) -> np.ndarray | None:
+    """Decode an image, after its header's size passed the limit (common.image_size); None
+    for a file that is no image we read, or that vanished or cannot be read meanwhile."""
+    try:
+        size = image_size(path)
+        if size is None:
+            return None  # never handed to a decoder: it could be anything
+        check_pixels(*size, limits, path.name)
+        # imdecode rather than imread: it handles non-ASCII paths and never prints to stderr.
+        data = np.fromfile(path, dtype=np.uint8)
+    except BombError as exc:
+        raise TooLarge(f"{path.name}: {exc}", code="frame_too_large") from exc
+    except OSError:
         return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
 
 def iter_images(
@@ -158,6 +168,8 @@ def iter_images(
 ) -> Iterator[Frame]:
     """Sample ``n`` of a sorted list of image files as the frames of one clip.
 
+    A frame's size is checked from its header before it is decoded (a decompression bomb
+    is refused without allocating its pixels); one bad frame in a folder is skipped.
     ``info`` receives the folder's image count and the size of the first image that decoded.
     """
     info = info if info is not None else ClipInfo()
@@ -165,7 +177,7 @@ def iter_images(
     delivered = 0
     for idx in sample_indices(len(paths), n):
         limits.check_time()
-        image = _read_image(paths[idx])
+        image = _read_image(paths[idx], limits)
         if image is None:
             continue  # one bad frame in a folder is not fatal
         check_pixels(image.shape[1], image.shape[0], limits, paths[idx].name)

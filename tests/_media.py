@@ -238,6 +238,33 @@ def write_garbage(path: Path, nbytes: int = 64 * 1024, seed: int = 0) -> Path:
     return path
 
 
+def write_png_bomb(path: Path, side: int = 30000) -> Path:
+    """A ~1 MB grey PNG declaring ``side`` x ``side`` pixels of zeros (a decompression bomb:
+    900 MB once decoded at 30000), written with zlib and struct in well under a second.
+
+    The deflate stream is one compressed block of 100 zero rows repeated: a full flush makes
+    each copy byte-aligned and free of back-references. Adler-32 of n zero bytes is
+    (n mod 65521) << 16 | 1."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"\0" * ((1 + side) * 100)  # each row: filter byte 0, then the pixels
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = z.compress(rows) + z.flush(zlib.Z_FULL_FLUSH)
+    n = (1 + side) * side
+    body = (
+        b"\x78\xda" + block * (side // 100) + b"\x03\x00" + struct.pack(">I", (n % 65521) << 16 | 1)
+    )
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit grey
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+    return path
+
+
 def write_text_as_video(path: Path) -> Path:
     """A text file renamed to .mp4."""
     path.write_text("this is not a video, just a note someone renamed\n" * 200)
