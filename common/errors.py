@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with the undecodable bytes of a file name (Python keeps them as lone
+    surrogates) written as ``\\xNN``: valid UTF-8 for the database, JSON and a terminal."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte (e.g. from JSON)
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
 
 class ScanError(Exception):
     """A scan failed for a reason worth recording with a stable ``code``.
@@ -14,6 +29,7 @@ class ScanError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
+        message = utf8_safe(message)  # it is stored and printed: no stray bytes of a path
         super().__init__(message)
         if code is not None:
             self.code = code
@@ -52,9 +68,28 @@ class NoFace(InputError):
 
 
 class Blocked(InputError):
-    """Refused by fetch policy (private address, scheme not allowed)."""
+    """Refused by fetch policy (private address, scheme not allowed, not a regular file)."""
 
     code = "blocked"
+
+
+# What an OSError on a local path says about the input, beyond "no such file".
+_OS_REASONS = {
+    errno.ELOOP: "a symlink loop",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENAMETOOLONG: "name too long",
+    errno.EISDIR: "a folder",
+}
+
+
+def from_os_error(what: object, exc: OSError) -> InputError:
+    """The input error an OSError on the local path ``what`` stands for: ``not_found`` for
+    a path that is not there (or vanished meanwhile), ``unreadable`` with the reason else."""
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return NotFound(f"no such file or folder: {what}")
+    reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
+    return Unreadable(f"cannot read {what}: {reason}")
 
 
 class FetchError(ScanError):
@@ -66,3 +101,8 @@ class FetchError(ScanError):
 
 class ScanTimeout(ScanError):
     code = "timeout"
+
+
+def internal_error(exc: BaseException) -> ScanError:
+    """The error recorded for a failure nobody foresaw: its class and what it said."""
+    return ScanError(f"{type(exc).__name__}: {exc}", code="internal_error")

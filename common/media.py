@@ -8,6 +8,7 @@ frames, and because the byte limit must hold before any decoder sees the data.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import shutil
@@ -18,10 +19,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
-from urllib.parse import unquote, urlsplit
+from typing import IO
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from common.errors import (
     Blocked,
@@ -32,43 +32,23 @@ from common.errors import (
     ScanError,
     TooLarge,
 )
+from common.local_files import IMAGE_SUFFIXES, LocalMedia, MediaKind, classify_path, local_media
 from common.netsafety import resolve_allowed
 from common.settings import Settings
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 CHUNK = 1 << 20
 
-MediaKind = Literal["video", "image", "frames"]
-
-
-@dataclass(frozen=True, slots=True)
-class LocalMedia:
-    """Media on the local disk, ready for the frame sampler."""
-
-    path: Path
-    kind: MediaKind
-    sha256: str | None = None
-
-
-def classify_path(path: Path) -> MediaKind:
-    if path.is_dir():
-        return "frames"
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return "image"
-    return "video"
-
-
-def _check_local(path: Path, settings: Settings) -> LocalMedia:
-    if not path.exists():
-        raise NotFound(f"no such file or folder: {path}")
-    kind = classify_path(path)
-    if kind != "frames":
-        size = path.stat().st_size
-        if size == 0:
-            raise EmptyInput(f"zero-byte file: {path}")
-        if size > settings.max_bytes:
-            raise TooLarge(f"{path} is {size} bytes, over the limit of {settings.max_bytes}")
-    return LocalMedia(path=path, kind=kind)
+# LocalMedia, classify_path and IMAGE_SUFFIXES live in common.local_files, named here too.
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "LocalMedia",
+    "MediaKind",
+    "classify_path",
+    "copy_limited",
+    "is_remote",
+    "open_media",
+    "s3_client",
+]
 
 
 def _suffix_of(url_path: str) -> str:
@@ -169,16 +149,55 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         _check_url(newurl, self.settings)
+        if "@" in urlsplit(newurl).netloc:  # credentials chosen by the server: never sent
+            raise Blocked(
+                f"redirect to a URL with credentials: {redacted_url(newurl)}",
+                code="blocked_redirect",
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit``, with ``bad_url`` for what it (or its port) cannot parse."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise InputError(f"not a valid URL ({exc})", code="bad_url") from exc
+    return parts
 
 
 def _check_url(url: str, settings: Settings) -> None:
     """Scheme and host of a URL; its addresses are checked on connect (_connect_checked)."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme not in settings.allowed_schemes or parts.scheme not in ("http", "https"):
         raise Blocked(f"URL scheme {parts.scheme!r} is not allowed", code="blocked_scheme")
     if not parts.hostname:
-        raise InputError(f"URL has no host: {url}", code="bad_url")
+        raise InputError(f"URL has no host: {redacted_url(url)}", code="bad_url")
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password in it replaced by ``***``: for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without ``user:password@``, and the HTTP Basic credentials it carried.
+
+    urllib refuses such URLs (http.client reads ``pass@host`` as a port); the host is
+    checked like any other, and the credentials go in a header that redirects do not carry.
+    """
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
 
 
 def _opener(settings: Settings) -> urllib.request.OpenerDirector:
@@ -195,21 +214,27 @@ def _opener(settings: Settings) -> urllib.request.OpenerDirector:
 def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
     _check_url(url, settings)
     opener = _opener(settings)
-    request = urllib.request.Request(url, headers={"User-Agent": "dfscan/0.1"})
+    bare, credentials = _split_credentials(url)
+    shown = redacted_url(url)
+    request = urllib.request.Request(bare, headers={"User-Agent": "dfscan/0.1"})
+    if credentials:
+        request.add_unredirected_header("Authorization", credentials)
     try:
         with opener.open(request, timeout=settings.fetch_timeout_s) as resp:
             length = resp.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > settings.max_bytes:
-                raise TooLarge(f"{url} announces {length} bytes, over {settings.max_bytes}")
-            return copy_limited(resp, dst, settings.max_bytes, url)
+                raise TooLarge(f"{shown} announces {length} bytes, over {settings.max_bytes}")
+            return copy_limited(resp, dst, settings.max_bytes, shown)
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:  # a redirect urllib refused (to file://, or a loop): permanent
-            raise Blocked(f"HTTP {exc.code} for {url}: {exc.msg}", code="blocked_redirect") from exc
+            raise Blocked(
+                f"HTTP {exc.code} for {shown}: {exc.msg}", code="blocked_redirect"
+            ) from exc
         if exc.code in (404, 410):
-            raise NotFound(f"HTTP {exc.code} for {url}") from exc
+            raise NotFound(f"HTTP {exc.code} for {shown}") from exc
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
-            raise InputError(f"HTTP {exc.code} for {url}", code="http_error") from exc
-        raise FetchError(f"HTTP {exc.code} for {url}") from exc
+            raise InputError(f"HTTP {exc.code} for {shown}", code="http_error") from exc
+        raise FetchError(f"HTTP {exc.code} for {shown}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         if isinstance(exc, ScanError):
             raise
@@ -218,9 +243,9 @@ def _download_http(url: str, dst: IO[bytes], settings: Settings) -> str:
             # An untrusted, expired or mismatched certificate does not heal on a retry
             # minutes later: recorded once, with what the check said.
             raise InputError(
-                f"TLS certificate of {url} rejected: {reason.verify_message}", code="tls_error"
+                f"TLS certificate of {shown} rejected: {reason.verify_message}", code="tls_error"
             ) from exc
-        raise FetchError(f"cannot fetch {url}: {reason}", code="unreachable") from exc
+        raise FetchError(f"cannot fetch {shown}: {reason}", code="unreachable") from exc
 
 
 def s3_client(settings: Settings):  # type: ignore[no-untyped-def]
@@ -242,8 +267,27 @@ def s3_client(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
+# Credentials that are missing, wrong or expired do not heal on a retry: an operator must
+# configure them (DFSCAN_AWS_ACCESS_KEY_ID / DFSCAN_AWS_SECRET_ACCESS_KEY).
+S3_CREDENTIAL_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+)
+
+
+def s3_credentials_error(uri: str, why: str) -> InputError:
+    return InputError(
+        f"{uri}: {why} (set DFSCAN_AWS_ACCESS_KEY_ID and DFSCAN_AWS_SECRET_ACCESS_KEY)",
+        code="s3_credentials",
+    )
+
+
 def _download_s3(uri: str, dst: IO[bytes], settings: Settings) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
 
     parts = urlsplit(uri)
     bucket, key = parts.netloc, parts.path.lstrip("/")
@@ -257,7 +301,11 @@ def _download_s3(uri: str, dst: IO[bytes], settings: Settings) -> str:
             raise NotFound(f"{uri}: {code}") from exc
         if code in ("AccessDenied", "403"):
             raise InputError(f"{uri}: access denied", code="forbidden") from exc
+        if code in S3_CREDENTIAL_CODES:
+            raise s3_credentials_error(uri, f"credentials refused ({code})") from exc
         raise FetchError(f"{uri}: {code or exc}") from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise s3_credentials_error(uri, "no S3 credentials") from exc
     except BotoCoreError as exc:
         raise FetchError(f"{uri}: {exc}", code="unreachable") from exc
     if obj.get("ContentLength", 0) > settings.max_bytes:
@@ -280,8 +328,9 @@ def open_media(target: str, settings: Settings) -> Iterator[LocalMedia]:
     if scheme in ("", "file"):
         if scheme == "file" and "file" not in settings.allowed_schemes:
             raise Blocked("file:// targets are not allowed here", code="blocked_scheme")
-        path = Path(unquote(urlsplit(target).path)) if scheme else Path(target)
-        yield _check_local(path, settings)
+        path = Path(unquote(split_url(target).path)) if scheme else Path(target)
+        with local_media(path, settings) as media:
+            yield media
         return
     if scheme not in ("http", "https", "s3"):
         raise Blocked(f"URL scheme {scheme!r} is not supported", code="blocked_scheme")
@@ -289,7 +338,7 @@ def open_media(target: str, settings: Settings) -> Iterator[LocalMedia]:
         raise Blocked(f"URL scheme {scheme!r} is not allowed", code="blocked_scheme")
     tmpdir = Path(tempfile.mkdtemp(prefix="dfscan-"))
     try:
-        local = tmpdir / f"media{_suffix_of(urlsplit(target).path)}"
+        local = tmpdir / f"media{_suffix_of(split_url(target).path)}"
         with local.open("wb") as dst:
             if scheme == "s3":
                 digest = _download_s3(target, dst, settings)

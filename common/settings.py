@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # unless listed here (CIDRs or host names). Tests allow 127.0.0.1 explicitly.
     allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https", "s3", "file"])
     allow_private_hosts: list[str] = Field(default_factory=list)
+    # Distributed workers read local paths and file:// URLs only inside this folder (unset:
+    # none; `dfscan submit` refuses such lines then). The embedded `dfscan scan` reads any
+    # local file its user names. See common.target_policy.
+    local_root: Path | None = Field(default=None, description="folder workers may read")
 
     # Workers.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

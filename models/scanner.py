@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import time
 
-from common.errors import ScanError, ScanTimeout
+from common.errors import ScanError, ScanTimeout, from_os_error, internal_error, utf8_safe
 from common.extract import ExtractConfig, extract
 from common.settings import Settings
+from common.target_policy import check_worker_target
 from common.types import ScanResult
 from models.bundle import ModelBundle, load_bundle
 from models.trusted import Trust
@@ -31,6 +32,10 @@ class Scanner:
 
     Bad input never raises: its error is recorded in the result. With ``raise_retryable``,
     retryable errors (network) propagate, so the caller (a Celery task) can retry them.
+
+    A scanner reads what a distributed worker may (common.target_policy: URLs, local files
+    only under DFSCAN_LOCAL_ROOT) unless built with ``local_files=True``, as the embedded
+    ``dfscan scan`` is: there the user names the files on their own machine.
     """
 
     def __init__(
@@ -39,9 +44,11 @@ class Scanner:
         bundle: ModelBundle | None = None,
         *,
         timeouts: tuple[type[BaseException], ...] = (),
+        local_files: bool = False,
     ) -> None:
         self.settings = settings
         self.timeouts = timeouts
+        self.local_files = local_files
         self.bundle = bundle or load_bundle(settings.model_path, Trust.from_settings(settings))
         self.cfg = config_for(self.bundle, settings)
         self.threshold = (
@@ -54,8 +61,11 @@ class Scanner:
 
     def scan(self, target: str, *, raise_retryable: bool = False) -> ScanResult:
         t0 = time.perf_counter()
-        result = ScanResult(target=target, model_version=self.model_version)
+        shown = utf8_safe(target)  # a file name's stray bytes, escaped for output and storage
+        result = ScanResult(target=shown, model_version=self.model_version)
         try:
+            if not self.local_files:
+                check_worker_target(target, self.settings)
             ex = extract(target, self.settings, self.cfg)
             t1 = time.perf_counter()
             scores, result.families = self.bundle.score_explained(ex.vector)
@@ -73,8 +83,10 @@ class Scanner:
             if exc.retryable and raise_retryable:
                 raise
             result.error = exc.as_dict()
+        except OSError as exc:  # the file system changed under the scan (a folder deleted)
+            result.error = from_os_error(shown, exc).as_dict()
         except Exception as exc:  # a decoder or library bug must not take the worker down
-            log.exception("unexpected failure scanning %s", target)
-            result.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+            log.exception("unexpected failure scanning %s", shown)
+            result.error = internal_error(exc).as_dict()
         result.seconds = time.perf_counter() - t0
         return result

@@ -38,7 +38,7 @@ def _init_worker(settings: Settings) -> None:
     # One process per core already; OpenCV's own threads would only oversubscribe.
     cv2.setNumThreads(1)
     global _SCANNER
-    _SCANNER = Scanner(settings)
+    _SCANNER = Scanner(settings, local_files=True)  # the user names their own files
 
 
 def _scan(target: str) -> ScanResult:

@@ -348,6 +348,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         self.server.requests.append((self.command, self.path, self.headers.get("Range")))
+        self.server.authorizations.append(self.headers.get("Authorization"))
         parts = urlsplit(self.path)
         route, _, rest = parts.path.lstrip("/").partition("/")
         try:
@@ -435,8 +436,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    files: dict[str, bytes]
-    requests: list[tuple[str, str, str | None]]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
 
 
 @dataclass
@@ -453,6 +458,10 @@ class MediaServer:
     def requests(self) -> list[tuple[str, str, str | None]]:
         return self.httpd.requests
 
+    @property
+    def authorizations(self) -> list[str | None]:
+        return self.httpd.authorizations
+
     def add(self, name: str, data: bytes | Path) -> str:
         """Register a file; returns its /f/ URL (ranges supported)."""
         self.httpd.files[name] = data.read_bytes() if isinstance(data, Path) else data
@@ -468,8 +477,6 @@ class MediaServer:
 @pytest.fixture
 def media_server() -> Iterator[MediaServer]:
     httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.files = {}
-    httpd.requests = []
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()

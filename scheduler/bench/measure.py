@@ -89,7 +89,7 @@ class Bench:
 
         cv2.setNumThreads(1)  # as in scheduler.embedded._init_worker
         self.settings = settings
-        self.setup, self.scanner = Clock.run(lambda: Scanner(settings))
+        self.setup, self.scanner = Clock.run(lambda: Scanner(settings, local_files=True))
         self.engine = make_engine(db_url)
         init_db(self.engine)
         self.factory = session_factory(self.engine)

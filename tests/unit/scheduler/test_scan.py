@@ -88,7 +88,7 @@ def _settings(**overrides: object) -> Settings:
 
 @pytest.fixture(scope="module")
 def scanner() -> Scanner:
-    return Scanner(_settings(), load_bundle())
+    return Scanner(_settings(), load_bundle(), local_files=True)
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,7 @@ def test_soft_time_limit_is_recorded_as_timeout(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(models.scanner, "extract", _interrupted)
     monkeypatch.setattr(worker.tasks, "_state", {})
     # The worker's scanner names Celery's exception; the scanner itself imports no Celery.
-    result = worker.tasks.get_scanner(Settings()).scan("clip.mp4")
+    result = worker.tasks.get_scanner(Settings()).scan(URL)
     assert result.error is not None
     assert result.error["code"] == "timeout"
     assert result.score is None and result.label is None
@@ -141,5 +141,5 @@ def test_without_timeouts_an_interruption_is_an_internal_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(models.scanner, "extract", _interrupted)
-    result = Scanner(Settings(), load_bundle()).scan("clip.mp4")
+    result = Scanner(Settings(), load_bundle()).scan(URL)
     assert result.error is not None and result.error["code"] == "internal_error"
