@@ -3,15 +3,20 @@
 No servers: a process pool runs the same :class:`models.scanner.Scanner` the Celery workers
 run, and results go through the same schema (a SQLite file by default). Each result is
 written as soon as it arrives, so an interrupted run keeps everything already scanned.
+Every target gets one result: a target refused while expanding (scheduler.targets.Refused)
+is recorded with its error, and one whose result cannot be written is recorded, if at all
+possible, as an ``internal_error`` saying why; the run goes on either way.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import (
     Batch,
@@ -23,9 +28,13 @@ from common.db import (
     upsert_scan,
     upsert_video,
 )
+from common.errors import internal_error, utf8_safe
 from common.media import is_remote
 from common.settings import Settings
 from common.types import ScanResult
+from scheduler.targets import Refused, Target
+
+log = logging.getLogger(__name__)
 
 _SCANNER = None
 
@@ -41,16 +50,22 @@ def _init_worker(settings: Settings) -> None:
     _SCANNER = Scanner(settings, local_files=True)  # the user names their own files
 
 
-def _scan(target: str) -> ScanResult:
+def _scan(target: Target) -> ScanResult:
     assert _SCANNER is not None
+    if isinstance(target, Refused):
+        error = {"code": target.code, "message": target.message}
+        return ScanResult(target=target.target, model_version=_SCANNER.model_version, error=error)
     return _SCANNER.scan(target)
 
 
-def _stored_url(target: str) -> str:
-    return target if is_remote(target) else str(Path(target).resolve())
+def _stored_url(target: Target) -> str:
+    """How the database names a target: URLs as given, paths absolute with symlinks resolved
+    (never raising: realpath stops at a loop), stray bytes of a name escaped."""
+    text = target.target if isinstance(target, Refused) else target
+    return utf8_safe(text if is_remote(text) else os.path.realpath(text))
 
 
-def _results(targets: Sequence[str], settings: Settings) -> Iterator[ScanResult]:
+def _results(targets: Sequence[Target], settings: Settings) -> Iterator[ScanResult]:
     workers = max(1, min(settings.workers, len(targets)))
     if workers == 1:
         _init_worker(settings)
@@ -64,7 +79,7 @@ def _results(targets: Sequence[str], settings: Settings) -> Iterator[ScanResult]
 
 
 def run_embedded(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     settings: Settings,
     *,
     on_result: Callable[[ScanResult], None] | None = None,
@@ -74,24 +89,39 @@ def run_embedded(
     init_db(engine)
     factory = session_factory(engine)
     results: list[ScanResult] = []
-    batch_id: int | None = None
-    for result in _results(targets, settings):
-        with session_scope(factory) as s:
-            if batch_id is None:
-                batch = Batch(
-                    name=f"scan {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
-                    source=f"embedded pid {os.getpid()}",
-                    model_version=result.model_version or "",
-                    total=len(targets),
-                )
-                s.add(batch)
-                s.flush()
-                batch_id = batch.id
-            vid = upsert_video(s, _stored_url(result.target))
-            s.merge(BatchItem(batch_id=batch_id, video_id=vid))
-            upsert_scan(s, vid, result)
+    batch: list[int] = []  # the batch's id, once its first result created it
+    for target, result in zip(targets, _results(targets, settings), strict=True):
+        try:
+            _record(factory, batch, len(targets), _stored_url(target), result)
+        except Exception as exc:  # this target's row, not the run
+            log.exception("could not record the result for %s", result.target)
+            result.error = internal_error(exc).as_dict()
+            result.score = result.label = None
+            try:
+                _record(factory, batch, len(targets), _stored_url(target), result)
+            except Exception:
+                log.exception("could not record the failure either for %s", result.target)
         results.append(result)
         if on_result is not None:
             on_result(result)
     engine.dispose()
     return results
+
+
+def _record(
+    factory: sessionmaker[Session], batch: list[int], total: int, url: str, result: ScanResult
+) -> None:
+    with session_scope(factory) as s:
+        if not batch:
+            row = Batch(
+                name=f"scan {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
+                source=f"embedded pid {os.getpid()}",
+                model_version=result.model_version or "",
+                total=total,
+            )
+            s.add(row)
+            s.flush()
+            batch.append(row.id)
+        vid = upsert_video(s, url)
+        s.merge(BatchItem(batch_id=batch[0], video_id=vid))
+        upsert_scan(s, vid, result)

@@ -13,6 +13,13 @@ from common.types import SAMPLINGS, TRACKINGS
 F = TypeVar("F", bound=Callable[..., object])
 
 
+class BadList(click.ClickException):
+    """A list that is not usable: one line ``file:line: reason``, exit status 2 (a usage
+    error), and nothing scanned, recorded or enqueued."""
+
+    exit_code = 2
+
+
 def settings_for(ctx: click.Context, **overrides: object) -> Settings:
     """The settings the ``dfscan`` group built for this invocation (else built here, once),
     with the options given (None = not given) applied."""

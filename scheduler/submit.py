@@ -1,20 +1,31 @@
-"""Submit a list of videos as a batch: record them, then enqueue one task per video.
+"""Submit a list of videos as a batch: validate it whole, record it, then enqueue.
 
-Lists of millions of lines are streamed: entries are read lazily and handled in chunks, each
-chunk one transaction (videos, batch items, pending scan rows) followed by its tasks. The
-rows are committed before the tasks are sent, so a worker always finds its video; a crash
-between the two leaves pending rows that ``--resend-pending`` sends again.
+Atomic in three steps, each finished before the next starts:
+
+1. Read and check the whole list (``scheduler.lists``: encoding, columns, rows; then every
+   target against the workers' policy, ``common.target_policy``). The first problem raises
+   :class:`scheduler.lists.ListError` naming the file, the line and the reason, and nothing
+   is recorded or enqueued. The checked entries go to a temporary spool file, so lists of
+   millions of lines (and standard input, or an S3 listing, which cannot be read twice)
+   are held on disk, not in memory.
+2. One transaction: the batch, its videos, batch items and pending scan rows, in chunks.
+   The videos to enqueue go to a second spool.
+3. Enqueue one task per video. The rows were committed first, so a worker always finds its
+   video; a broker lost during this step leaves pending rows that ``--resend-pending`` (or
+   the recovery sweep) sends again, and :class:`EnqueueFailed` says how far it got.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -30,8 +41,10 @@ from common.db import (
     url_hash,
     utcnow,
 )
+from common.errors import ScanError
 from common.settings import Settings
-from scheduler.lists import Entry, parse_txt, read_list
+from common.target_policy import check_worker_target
+from scheduler.lists import Entry, ListError, parse_list, read_list
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +64,56 @@ class SubmitSummary:
     total: int = 0
     enqueued: int = 0
     skipped: int = 0
-    invalid: int = 0
+
+
+class EnqueueFailed(Exception):
+    """The batch is recorded, but sending its tasks failed after ``summary.enqueued``."""
+
+    def __init__(self, summary: SubmitSummary, todo: int, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.summary, self.todo, self.cause = summary, todo, cause
 
 
 def _list_s3(uri: str, settings: Settings) -> Iterator[Entry]:
-    """Every object under s3://bucket/prefix, page by page."""
+    """Every object under s3://bucket/prefix, page by page; ListError if it cannot be listed
+    (no credentials, no such bucket, no endpoint): the source is unusable, nothing is done."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from common.media import s3_client
 
     parts = urlsplit(uri)
-    pages = (
-        s3_client(settings)
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=parts.netloc, Prefix=parts.path.lstrip("/"))
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("/"):
-                yield Entry(f"s3://{parts.netloc}/{obj['Key']}")
+    try:
+        pages = (
+            s3_client(settings)
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=parts.netloc, Prefix=parts.path.lstrip("/"))
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith("/"):
+                    yield Entry(f"s3://{parts.netloc}/{obj['Key']}")
+    except (BotoCoreError, ClientError) as exc:
+        raise ListError(uri, None, f"cannot list it: {exc}") from None
 
 
-def read_entries(source: str, settings: Settings) -> Iterator[Entry | ValueError]:
-    """Entries of a list file (scheduler.lists; '-' = stdin, as txt) or an S3 prefix.
+def read_entries(source: str, settings: Settings) -> Iterator[Entry]:
+    """Checked entries of a list file (scheduler.lists; '-' = stdin, as txt) or an S3 prefix.
 
-    Bad rows come through as ValueError so the caller can count them and go on.
+    ListError at the first line that is no usable entry or names a target a worker may not
+    read (common.target_policy): the caller reads to the end before acting on any.
     """
     if source.startswith("s3://"):
-        yield from _list_s3(source, settings)
-        return
-    if source == "-":
-        yield from parse_txt(sys.stdin)
-        return
-    yield from read_list(Path(source))
+        entries: Iterable[Entry] = _list_s3(source, settings)
+    elif source == "-":
+        entries = parse_list(sys.stdin.buffer, ".txt", "<stdin>")
+    else:
+        entries = read_list(Path(source))
+    for entry in entries:
+        try:
+            check_worker_target(entry.url, settings)
+        except ScanError as exc:
+            raise ListError(source, entry.line or None, f"{exc.message} ({exc.code})") from None
+        yield entry
 
 
 def _upsert_videos(session: Session, entries: list[Entry]) -> dict[str, int]:
@@ -182,25 +214,23 @@ def _record_chunk(
     return list(todo.items())
 
 
-def _chunks(
-    entries: Iterable[Entry | ValueError], size: int, summary: SubmitSummary
-) -> Iterator[list[Entry]]:
-    it = iter(entries)
-    while True:
-        raw = list(islice(it, size))
-        if not raw:
-            return
-        good = [e for e in raw if isinstance(e, Entry)]
-        for bad in raw:
-            if isinstance(bad, ValueError):
-                summary.invalid += 1
-                log.warning("skipping a list entry: %s", bad)
-        if good:
-            yield good
+def _spool_entries(entries: Iterable[Entry], spool: IO[str]) -> int:
+    """Write every entry (one JSON array a line); the count. Raises what reading raises."""
+    n = 0
+    for e in entries:
+        spool.write(json.dumps([e.url, e.label, e.external_id]) + "\n")
+        n += 1
+    spool.seek(0)
+    return n
+
+
+def _chunks(spool: IO[str], size: int) -> Iterator[list[Entry]]:
+    while chunk := [Entry(*json.loads(line)) for line in islice(spool, size)]:
+        yield chunk
 
 
 def submit(
-    entries: Iterable[Entry | ValueError],
+    entries: Iterable[Entry],
     *,
     sessions: sessionmaker[Session],
     sender: Sender,
@@ -215,28 +245,40 @@ def submit(
 ) -> SubmitSummary:
     """Record ``entries`` as a new batch and enqueue the videos not yet scanned by this model.
 
-    ``rescan`` enqueues every video again; ``resend_pending`` also those still pending (their
-    tasks were lost, e.g. with a wiped broker), but not the finished ones.
+    ``entries`` are read to the end before anything is written: whatever reading them
+    raises (ListError for a bad list) leaves no batch, row or task behind. ``rescan``
+    enqueues every video again; ``resend_pending`` also those still pending (their tasks
+    were lost, e.g. with a wiped broker), but not the finished ones. EnqueueFailed when
+    the broker fails after the batch was recorded.
     """
     skip: tuple[str, ...] = (
         () if rescan else ("done", "failed") if resend_pending else ("done", "failed", "pending")
     )
-    with session_scope(sessions) as session:
-        batch = Batch(name=name, source=source, model_version=model_version, total=0)
-        session.add(batch)
-        session.flush()
-        summary = SubmitSummary(batch_id=batch.id, model_version=model_version)
-    for chunk in _chunks(entries, chunk_size, summary):
-        with session_scope(sessions) as session:
-            todo = _record_chunk(session, summary.batch_id, chunk, model_version, skip)
-        for video_id, url in todo:
-            sender.send_task(task_name, args=[video_id, url, model_version], queue=queue)
-        summary.total += len(chunk)
-        summary.enqueued += len(todo)
-    with session_scope(sessions) as session:
-        batch = session.get(Batch, summary.batch_id)
-        batch.total = session.scalar(
-            select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch.id)
-        )
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as listed,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as todo,
+    ):
+        total = _spool_entries(entries, listed)
+        with session_scope(sessions) as session:  # one transaction for the whole batch
+            batch = Batch(name=name, source=source, model_version=model_version, total=0)
+            session.add(batch)
+            session.flush()
+            summary = SubmitSummary(batch_id=batch.id, model_version=model_version, total=total)
+            n_todo = 0
+            for chunk in _chunks(listed, chunk_size):
+                for video_id, url in _record_chunk(session, batch.id, chunk, model_version, skip):
+                    todo.write(json.dumps([video_id, url]) + "\n")
+                    n_todo += 1
+            batch.total = session.scalar(
+                select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch.id)
+            )
+        todo.seek(0)
+        try:
+            for line in todo:
+                video_id, url = json.loads(line)
+                sender.send_task(task_name, args=[video_id, url, model_version], queue=queue)
+                summary.enqueued += 1
+        except Exception as exc:
+            raise EnqueueFailed(summary, n_todo, exc) from exc
     summary.skipped = summary.total - summary.enqueued
     return summary

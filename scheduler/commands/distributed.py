@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import init_db, make_engine, session_factory, session_scope
 from common.settings import Settings
+from scheduler.options import BadList, settings_for
 from scheduler.options import model_version as bundle_version
-from scheduler.options import settings_for
 
 T = TypeVar("T")
 
@@ -63,30 +63,40 @@ def submit(
     chunk_size: int,
 ) -> None:
     """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
-    from scheduler.submit import read_entries
+    from scheduler.lists import ListError
+    from scheduler.submit import EnqueueFailed, read_entries
     from scheduler.submit import submit as do_submit
     from worker.celery_app import QUEUE
     from worker.tasks import TASK_NAME
 
     settings = settings_for(ctx)
-    summary = do_submit(
-        read_entries(source, settings),
-        sessions=_sessions(settings),
-        sender=_app(settings),
-        task_name=TASK_NAME,
-        queue=QUEUE,
-        # The version the workers will score with: that of the configured bundle.
-        model_version=model_version or bundle_version(settings),
-        name=name or Path(source.rstrip("/")).name,
-        source=source,
-        rescan=rescan,
-        resend_pending=resend_pending,
-        chunk_size=chunk_size,
-    )
+    try:
+        summary = do_submit(
+            read_entries(source, settings),
+            sessions=_sessions(settings),
+            sender=_app(settings),
+            task_name=TASK_NAME,
+            queue=QUEUE,
+            # The version the workers will score with: that of the configured bundle.
+            model_version=model_version or bundle_version(settings),
+            name=name or Path(source.rstrip("/")).name,
+            source=source,
+            rescan=rescan,
+            resend_pending=resend_pending,
+            chunk_size=chunk_size,
+        )
+    except ListError as exc:  # nothing was recorded or enqueued
+        raise BadList(str(exc)) from exc
+    except EnqueueFailed as exc:
+        done = exc.summary
+        raise click.ClickException(
+            f"batch {done.batch_id} is recorded ({done.total} listed), but the broker failed "
+            f"after {done.enqueued} of {exc.todo} tasks ({exc}); the rest stay pending: "
+            "send them with `dfscan submit --resend-pending` and the same list"
+        ) from exc
     click.echo(
         f"batch {summary.batch_id}: {summary.total} listed, {summary.enqueued} enqueued, "
-        f"{summary.skipped} already scanned or repeated, {summary.invalid} invalid "
-        f"(model {summary.model_version})"
+        f"{summary.skipped} already scanned or repeated (model {summary.model_version})"
     )
 
 

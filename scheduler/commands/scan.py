@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from common.types import ScanResult
-from scheduler.options import BUNDLE_NOTE, extraction_overrides, model_version, settings_for
+from scheduler.options import (
+    BUNDLE_NOTE,
+    BadList,
+    extraction_overrides,
+    model_version,
+    settings_for,
+)
 
 EXIT_SOME_ERRORS = 3
 
@@ -98,7 +104,8 @@ def scan(
     from tqdm import tqdm
 
     from scheduler.embedded import run_embedded
-    from scheduler.targets import expand
+    from scheduler.lists import ListError
+    from scheduler.targets import expand_all
 
     settings = settings_for(
         ctx,
@@ -112,9 +119,9 @@ def scan(
     )
     model_version(settings)  # an untrusted or altered --model: one line, before any scan
     try:
-        expanded = [t for raw in targets for t in expand(raw)]
-    except ValueError as exc:  # a list that cannot be read: a usage error, nothing scanned
-        raise click.BadParameter(str(exc), param_hint="TARGETS") from exc
+        expanded = expand_all(targets)
+    except ListError as exc:  # a list that is not a usable list: a usage error, nothing scanned
+        raise BadList(str(exc)) from exc
     bar = tqdm(
         total=len(expanded),
         unit="video",

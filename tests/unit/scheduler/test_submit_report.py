@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from common.db import Scan, session_factory, session_scope, upsert_scan
+from common.db import Batch, Scan, Video, session_factory, session_scope, upsert_scan
 from common.settings import Settings
 from common.types import ScanResult
 from scheduler.commands.distributed import standalone
-from scheduler.lists import Entry, normalize_label
+from scheduler.lists import Entry, ListError, normalize_label
 from scheduler.report import (
     batch_report,
     batch_status,
@@ -32,7 +32,7 @@ from scheduler.report import (
     parse_since,
     write_flagged,
 )
-from scheduler.submit import read_entries, submit
+from scheduler.submit import EnqueueFailed, read_entries, submit
 
 MODEL = "test-model-1"
 
@@ -52,16 +52,69 @@ def test_read_entries_all_formats(tmp_path: Path) -> None:
     assert [e.url for e in read_entries(str(txt), settings)] == ["http://a/1.mp4", "s3://b/2.mp4"]
 
     c = tmp_path / "l.csv"
-    c.write_text("url,label,id\nhttp://a/1.mp4,FAKE,x1\nhttp://a/2.mp4,,\nhttp://a/3.mp4,maybe,\n")
+    c.write_text("url,label,id\nhttp://a/1.mp4,FAKE,x1\nhttp://a/2.mp4,,\n")
     got = list(read_entries(str(c), settings))
-    assert got[:2] == [Entry("http://a/1.mp4", "fake", "x1"), Entry("http://a/2.mp4")]
-    assert isinstance(got[2], ValueError)
+    assert got == [Entry("http://a/1.mp4", "fake", "x1"), Entry("http://a/2.mp4")]
+    assert [e.line for e in got] == [2, 3]
 
     j = tmp_path / "l.jsonl"
-    j.write_text('{"url": "http://a/1.mp4", "label": 0, "id": 7}\nnot json\n{"label": "real"}\n')
-    got = list(read_entries(str(j), settings))
-    assert got[0] == Entry("http://a/1.mp4", "real", "7")
-    assert all(isinstance(g, ValueError) for g in got[1:])
+    j.write_text('{"url": "http://a/1.mp4", "label": 0, "id": 7}\n\n{"path": "s3://b/k"}\n')
+    assert list(read_entries(str(j), settings)) == [
+        Entry("http://a/1.mp4", "real", "7"),
+        Entry("s3://b/k"),
+    ]
+
+
+# One bad line in an otherwise good list: (suffix, content, line, words of the reason).
+BAD_LISTS = [
+    (".csv", "url,label\nhttp://a/1.mp4,fake\nhttp://a/2.mp4,maybe\n", 3, "unknown label"),
+    (".csv", "name\nhttp://a/1.mp4\n", 1, "'url' or 'path' column"),
+    (".csv", "url,label\nhttp://a/1.mp4,\n,real\n", 3, "no url or path"),
+    (".jsonl", '{"url": "http://a/1.mp4"}\nnot json\n', 2, "bad JSON"),
+    (".jsonl", '{"url": "http://a/1.mp4"}\n[1, 2]\n', 2, "not a JSON object"),
+    (".txt", "http://a/1.mp4\nfile:///etc/passwd\n", 2, "blocked_scheme"),
+    (".txt", "http://a/1.mp4\ngopher://h/x.mp4\n", 2, "blocked_scheme"),
+    (".txt", "http://a/1.mp4\n/data/v.mp4\n", 2, "blocked_path"),
+    (".txt", "http://a/1.mp4\nhttp://[::1/x.mp4\n", 2, "not a valid URL"),
+    (".txt", "http://a/1.mp4\nhttp://h:port/x.mp4\n", 2, "not a valid URL"),
+    (".txt", "http://a/1.mp4\ns3://bucket-only\n", 2, "s3://bucket/key"),
+    (".txt", "http://a/1.mp4\nhttp:///x.mp4\n", 2, "no host"),
+]
+
+
+@pytest.mark.parametrize(("suffix", "content", "line", "words"), BAD_LISTS)
+def test_a_bad_line_names_file_line_and_reason(
+    tmp_path: Path, suffix: str, content: str, line: int, words: str
+) -> None:
+    path = tmp_path / f"l{suffix}"
+    path.write_text(content)
+    with pytest.raises(ListError) as exc:
+        list(read_entries(str(path), Settings()))
+    assert (exc.value.line, str(exc.value).split(": ")[0]) == (line, f"{path}:{line}")
+    assert words in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("junk", "words"), [(b"\xff\xfe\xfa\x00\x17", "NUL"), (b"caf\xe9\n", "not UTF-8")]
+)
+def test_binary_junk_after_good_rows_is_a_bad_list(tmp_path: Path, junk: bytes, words: str) -> None:
+    path = tmp_path / "l.txt"
+    path.write_bytes(b"".join(b"http://h/%d.mp4\n" % i for i in range(1500)) + junk)
+    with pytest.raises(ListError, match=rf"l\.txt:1501: .*{words}"):
+        list(read_entries(str(path), Settings()))
+
+
+def test_local_paths_need_a_local_root(tmp_path: Path) -> None:
+    path = tmp_path / "l.txt"
+    path.write_text("/data/a.mp4\nfile:///data/b.mp4\n")
+    root = Settings(local_root=Path("/data"))
+    assert [e.url for e in read_entries(str(path), root)] == ["/data/a.mp4", "file:///data/b.mp4"]
+    path.write_text("/data/a.mp4\n/etc/passwd\n")
+    with pytest.raises(ListError, match=r"l\.txt:2: .*outside DFSCAN_LOCAL_ROOT"):
+        list(read_entries(str(path), root))
+    path.write_text("data/a.mp4\n")
+    with pytest.raises(ListError, match="relative path"):
+        list(read_entries(str(path), root))
 
 
 def test_normalize_label() -> None:
@@ -99,8 +152,8 @@ def _entries(n: int) -> list[Entry]:
 def test_submit_dedups_skips_and_rescans(engine: Engine) -> None:
     entries = _entries(7)
     entries.append(Entry("HTTP://H/3.mp4"))  # the same video as http://h/3.mp4
-    summary, rec = _submit(engine, [*entries, ValueError("bad row")])
-    assert (summary.total, summary.enqueued, summary.skipped, summary.invalid) == (8, 7, 1, 1)
+    summary, rec = _submit(engine, entries)
+    assert (summary.total, summary.enqueued, summary.skipped) == (8, 7, 1)
     assert {args[1] for _, args, _ in rec.sent} == {e.url for e in entries[:7]}
     assert all(name == "dfscan.scan_video" and q == "dfscan" for name, _, q in rec.sent)
     assert all(args[2] == MODEL for _, args, _ in rec.sent)
@@ -239,11 +292,77 @@ def test_scan_and_submit_read_a_list_alike(tmp_path: Path) -> None:
     from scheduler.targets import expand
 
     c = tmp_path / "l.csv"
-    c.write_text("path,label\nhttp://a/1.mp4,fake\nhttp://a/2.mp4,unsure\n,real\n")
-    submitted = [e.url for e in read_entries(str(c), Settings()) if isinstance(e, Entry)]
-    assert submitted == list(expand(str(c))) == ["http://a/1.mp4"]
+    c.write_text("path,label\nhttp://a/1.mp4,fake\n\nhttp://a/2.mp4,real\n")
+    submitted = [e.url for e in read_entries(str(c), Settings())]
+    assert submitted == expand(str(c)) == ["http://a/1.mp4", "http://a/2.mp4"]
     bad = tmp_path / "b.csv"
     bad.write_text("name\nhttp://a/1.mp4\n")
-    for read in (lambda: list(expand(str(bad))), lambda: list(read_entries(str(bad), Settings()))):
-        with pytest.raises(ValueError, match="'url' or 'path' column"):
+    for read in (lambda: expand(str(bad)), lambda: list(read_entries(str(bad), Settings()))):
+        with pytest.raises(ListError, match="'url' or 'path' column"):
             read()
+
+
+def _counts(engine: Engine) -> tuple[int, int, int]:
+    with session_scope(session_factory(engine)) as s:
+        return tuple(s.scalar(select(func.count()).select_from(m)) for m in (Batch, Video, Scan))
+
+
+def test_a_bad_list_records_and_enqueues_nothing(engine: Engine, tmp_path: Path) -> None:
+    # 1,500 good rows, then binary junk: the old submit had enqueued 1,000 of them by then.
+    path = tmp_path / "l.txt"
+    path.write_bytes(b"".join(b"http://h/%d.mp4\n" % i for i in range(1500)) + b"\xff\x00")
+    rec = Recorder()
+    with pytest.raises(ListError, match=r"l\.txt:1501"):
+        submit(
+            read_entries(str(path), Settings()),
+            sessions=session_factory(engine),
+            sender=rec,
+            task_name="t",
+            model_version=MODEL,
+            chunk_size=500,
+        )
+    assert _counts(engine) == (0, 0, 0) and rec.sent == []
+
+
+class Flaky(Recorder):
+    """A broker that goes away after ``n`` tasks."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> None:
+        if len(self.sent) >= self.n:
+            raise ConnectionError("broker gone")
+        super().send_task(name, args, **options)
+
+
+def test_a_broker_lost_while_enqueueing_leaves_the_batch_recorded(engine: Engine) -> None:
+    with pytest.raises(EnqueueFailed) as exc:
+        submit(
+            _entries(5),
+            sessions=session_factory(engine),
+            sender=Flaky(2),
+            task_name="t",
+            model_version=MODEL,
+        )
+    assert (exc.value.summary.enqueued, exc.value.todo) == (2, 5)
+    assert _counts(engine) == (1, 5, 5)  # one batch, every row pending
+    resent, rec = _submit(engine, _entries(5), resend_pending=True)
+    assert resent.enqueued == 5 and len(rec.sent) == 5
+
+
+def test_cli_bad_list_is_one_line_and_exit_2(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("url\nhttp://a/1.mp4\nfile:///etc/passwd\n")
+    env = {
+        "DFSCAN_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "DFSCAN_BROKER_URL": "redis://127.0.0.1:9/0",  # never reached: the list fails first
+    }
+    out = CliRunner().invoke(standalone, ["submit", str(path)], env=env)
+    assert out.exit_code == 2, out.output
+    assert out.output.strip().splitlines() == [
+        f"Error: {path}:3: file:// URLs are not read by workers (DFSCAN_LOCAL_ROOT names a "
+        "folder they may read) (blocked_scheme)"
+    ]
+    assert _counts(engine) == (0, 0, 0)
