@@ -122,7 +122,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A bounded connect: an unreachable host then fails in seconds (and the caller retries or
+    # reports it) instead of hanging on the OS's TCP timeout.
+    connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def init_db(engine: Engine) -> None:

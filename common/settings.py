@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Workers.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     task_max_retries: int = Field(default=3, ge=0)
+    # How long a finished result waits for an unavailable database (the task goes back to the
+    # queue with it, with backoff) before it is dropped; its row then stays pending for the
+    # recovery sweep. Outages shorter than this lose nothing.
+    db_wait_s: float = Field(default=3600.0, gt=0)
     # Redis hands an unacknowledged task to another worker after this long (its worker died
     # mid-scan), so it must exceed the longest scan. None = derived from timeout_s.
     visibility_timeout_s: float | None = Field(default=None, gt=0)

@@ -8,10 +8,14 @@ idempotent upsert keyed by (video, model version), so a task that runs twice lea
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 from common.settings import Settings
-from worker.tasks import register
+from worker.tasks import BACKOFF_CAP_S, register
+
+log = logging.getLogger(__name__)
 
 QUEUE = "dfscan"
 
@@ -19,6 +23,9 @@ QUEUE = "dfscan"
 # the task record a timeout row; the hard limit kills a child stuck in native code.
 SOFT_LIMIT_MARGIN_S = 60.0
 HARD_LIMIT_MARGIN_S = 30.0
+# Slack over the longest a healthy worker holds a task unacknowledged, before Redis gives it
+# to another worker.
+REDELIVERY_MARGIN_S = 60.0
 
 
 def time_limits(settings: Settings) -> tuple[float, float]:
@@ -29,13 +36,23 @@ def time_limits(settings: Settings) -> tuple[float, float]:
 def visibility_timeout(settings: Settings) -> float:
     """Seconds before Redis redelivers an unacknowledged task to another worker.
 
-    It must exceed the longest scan plus retry countdowns (ETA tasks are held unacked),
-    or a healthy but slow worker's task is run twice. An explicit setting wins (tests use a
-    short one so a killed worker's task comes back quickly).
+    Derived from the task time limit: a healthy worker holds a task at most while a retry
+    waits out its countdown (ETA tasks are held unacknowledged; at most ``BACKOFF_CAP_S``)
+    and then runs it (at most the hard limit). Past that plus a margin its worker is taken
+    for dead, and a killed worker's task comes back that soon (1050 s with the default
+    600 s scan limit). An explicit setting wins (tests use a short one).
     """
+    hard = time_limits(settings)[1]
     if settings.visibility_timeout_s is not None:
+        if settings.visibility_timeout_s < hard:
+            log.warning(
+                "DFSCAN_VISIBILITY_TIMEOUT_S=%s is below the task time limit (%s s): a slow "
+                "scan may be handed to a second worker and run twice",
+                settings.visibility_timeout_s,
+                hard,
+            )
         return settings.visibility_timeout_s
-    return max(3600.0, 2 * time_limits(settings)[1])
+    return hard + BACKOFF_CAP_S + REDELIVERY_MARGIN_S
 
 
 def transport_options(settings: Settings) -> dict[str, float | int]:

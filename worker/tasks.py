@@ -5,18 +5,26 @@ The task only adds the transport concerns: the model loaded once per process, re
 transient errors bounded and spaced by Celery's own options (``autoretry_for``,
 ``retry_backoff``, ``retry_jitter``, ``max_retries``), and a single recorded row for
 everything else.
+
+The task is acknowledged only once its row is written (``acks_late``). While the database is
+away, the finished result waits for it: the task goes back to the queue through Celery's
+``retry`` carrying the result in its arguments (so the video is not scanned again), spaced by
+exponential backoff, for up to ``DFSCAN_DB_WAIT_S``. Past that the task fails loudly and its
+row stays ``pending``, where the recovery sweep (``worker.recovery``) finds it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import make_engine, session_factory, session_scope, upsert_scan
@@ -31,6 +39,13 @@ TASK_NAME = "dfscan.scan_video"
 # outage do not arrive in step) of min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**k).
 BACKOFF_BASE_S = 2
 BACKOFF_CAP_S = 300
+# A result waiting for the database is retried after a countdown doubling from
+# DB_BACKOFF_BASE_S up to DB_BACKOFF_CAP_S: short enough that writes resume within half a
+# minute of the database's return, long enough not to hammer it while it restarts.
+DB_BACKOFF_BASE_S = 1
+DB_BACKOFF_CAP_S = 30
+# The database is unreachable or dropped the connection (psycopg and sqlite3 both map here).
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 # Per-process state. Built lazily in each pool process (never inherited across fork: a DB
 # connection or a decoder shared by two processes corrupts both).
@@ -94,17 +109,70 @@ def _scan(task: Task, settings: Settings, url: str, model_version: str | None) -
         return _failed(url, scanner.model_version, exc.code, message)
 
 
-def _store(task: Task, settings: Settings, video_id: int, result: ScanResult) -> None:
+class ResultNotStored(RuntimeError):
+    """The database stayed away longer than DFSCAN_DB_WAIT_S: the result is given up."""
+
+
+def db_backoff(tries: int) -> float:
+    """Countdown before write retry ``tries`` (from 0): min(cap, base x 2^tries), of which
+    half is fixed and half random, so a wait is never shorter than half the step (the
+    budget is spent over time, not in a burst) and retries after an outage spread out."""
+    step = min(DB_BACKOFF_CAP_S, DB_BACKOFF_BASE_S * 2**tries)
+    return step / 2 + random.uniform(0, step / 2)
+
+
+def _store(settings: Settings, video_id: int, result: ScanResult) -> None:
+    with session_scope(get_sessions(settings)) as session:
+        upsert_scan(session, video_id, result)
+
+
+def _wait_for_database(
+    task: Task,
+    settings: Settings,
+    video_id: int,
+    result: ScanResult,
+    exc: Exception,
+    *,
+    since: float | None,
+    tries: int,
+) -> Retry:
+    """Send the task back to the queue with its finished result, to be written later.
+
+    ``since`` (when the first write failed) and ``tries`` travel in the task's kwargs, so the
+    budget holds whichever worker takes the retry. Out of budget: :class:`ResultNotStored`.
+    """
+    since = since or time.time()
+    waited = time.time() - since
+    if waited >= settings.db_wait_s:
+        raise ResultNotStored(
+            f"video {video_id}: the database was unavailable for {waited:.0f} s "
+            f"(DFSCAN_DB_WAIT_S={settings.db_wait_s:.0f}); the result is dropped and the row "
+            f"stays pending until the recovery sweep (dfscan recover) sends it again: {exc}"
+        ) from exc
+    countdown = db_backoff(tries)
+    log.warning(
+        "database unavailable, video %s waits %.1f s with its result (try %d, %.0f s so far): %s",
+        video_id,
+        countdown,
+        tries + 1,
+        waited,
+        exc,
+    )
+    kwargs = dict(task.request.kwargs or {}, result=result.as_json())
+    kwargs.update(db_since=since, db_tries=tries + 1)
     try:
-        with session_scope(get_sessions(settings)) as session:
-            upsert_scan(session, video_id, result)
-    except OperationalError as exc:
-        # Celery retries with the request's kwargs: carry the finished result in them so a
-        # database blip does not cost another scan. Out of retries, Celery re-raises: the
-        # database stays down and nothing can be recorded, so the task fails loudly.
-        log.warning("database unavailable, retrying video %s: %s", video_id, exc)
-        task.request.kwargs = dict(task.request.kwargs or {}, result=result.as_json())
-        raise
+        # Past the scan's max_retries: these retries are bounded by time (DFSCAN_DB_WAIT_S).
+        return task.retry(
+            kwargs=kwargs,
+            countdown=countdown,
+            exc=exc,
+            max_retries=task.request.retries + 1,
+            throw=False,
+        )
+    finally:
+        # retry() keeps that override on the task object, shared by the process's next
+        # tasks, whose autoretry would apply it to their scan retries.
+        task.__dict__.pop("override_max_retries", None)
 
 
 def register(app: Celery, settings: Settings) -> Task:
@@ -124,7 +192,7 @@ def register(app: Celery, settings: Settings) -> Task:
         # Not shared: Celery would add a shared task, with the settings it closes over, to
         # every app created later in the process.
         shared=False,
-        autoretry_for=(ScanError, OperationalError),
+        autoretry_for=(ScanError,),
         max_retries=settings.task_max_retries,
         retry_backoff=BACKOFF_BASE_S,
         retry_backoff_max=BACKOFF_CAP_S,
@@ -136,10 +204,21 @@ def register(app: Celery, settings: Settings) -> Task:
         url: str,
         model_version: str | None = None,
         result: dict[str, Any] | None = None,
+        db_since: float | None = None,
+        db_tries: int = 0,
     ) -> dict[str, Any]:
-        """Scan ``url`` and upsert the result for ``video_id``; returns a short summary."""
+        """Scan ``url`` and upsert the result for ``video_id``; returns a short summary.
+
+        ``result``, ``db_since`` and ``db_tries`` are set only by the task itself when it
+        waits for the database (see :func:`_wait_for_database`).
+        """
         scanned = ScanResult(**result) if result else _scan(task, settings, url, model_version)
-        _store(task, settings, video_id, scanned)
+        try:
+            _store(settings, video_id, scanned)
+        except DB_UNAVAILABLE as exc:
+            raise _wait_for_database(
+                task, settings, video_id, scanned, exc, since=db_since, tries=db_tries
+            ) from exc
         return {
             "video_id": video_id,
             "status": "failed" if scanned.error else "done",

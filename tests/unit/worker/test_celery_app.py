@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from common.settings import Settings
 from scheduler.commands.distributed import standalone
 from worker.celery_app import make_app, time_limits, visibility_timeout
-from worker.tasks import TASK_NAME
+from worker.tasks import BACKOFF_CAP_S, TASK_NAME
 
 
 def test_time_limits_leave_room_for_the_scan_and_redelivery_waits_for_them() -> None:
@@ -23,6 +23,17 @@ def test_time_limits_leave_room_for_the_scan_and_redelivery_waits_for_them() -> 
     assert visibility_timeout(longer) > time_limits(longer)[1] > 5000
     # The task the app runs retries as the settings say (see test_tasks for the behaviour).
     assert app.tasks[TASK_NAME].max_retries == settings.task_max_retries
+
+
+def test_visibility_timeout_follows_the_time_limit_not_an_hour() -> None:
+    # A killed worker's task comes back once no healthy worker could still hold it: a retry
+    # waiting out its longest countdown, then running to the hard limit.
+    for timeout_s in (60, 600, 3000):
+        settings = Settings(broker_url="redis://127.0.0.1:1/0", timeout_s=timeout_s)
+        hard = time_limits(settings)[1]
+        vt = visibility_timeout(settings)
+        assert hard + BACKOFF_CAP_S < vt <= hard + BACKOFF_CAP_S + 120
+    assert visibility_timeout(Settings(broker_url="redis://127.0.0.1:1/0")) == 1050
 
 
 def test_visibility_timeout_override() -> None:

@@ -15,7 +15,15 @@ from sqlalchemy.exc import OperationalError
 
 import models.scanner
 import worker.tasks
-from common.db import Scan, init_db, make_engine, session_factory, session_scope, upsert_video
+from common.db import (
+    Scan,
+    init_db,
+    make_engine,
+    session_factory,
+    session_scope,
+    upsert_scan,
+    upsert_video,
+)
 from common.errors import FetchError
 from common.settings import Settings
 from common.types import ScanResult
@@ -51,14 +59,18 @@ def task_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     with session_scope(session_factory(engine)) as s:
         video_id = upsert_video(s, URL)
     monkeypatch.setattr(worker.tasks, "_state", {})
-    settings = Settings(broker_url="redis://127.0.0.1:1/0", database_url=url, task_max_retries=2)
-    task = make_app(settings).tasks[TASK_NAME]
+
+    def make_task(**overrides: object):  # type: ignore[no-untyped-def]
+        settings = Settings(
+            broker_url="redis://127.0.0.1:1/0", database_url=url, task_max_retries=2, **overrides
+        )
+        return make_app(settings).tasks[TASK_NAME]
 
     def rows() -> list[Scan]:
         with session_scope(session_factory(engine)) as s:
             return list(s.scalars(select(Scan)))
 
-    yield task, video_id, rows
+    yield make_task(), video_id, rows, make_task
     engine.dispose()
 
 
@@ -67,7 +79,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, scanner: FakeScanner) -> None:
 
 
 def test_transient_errors_are_retried_until_the_scan_succeeds(task_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    task, video_id, rows = task_env
+    task, video_id, rows, _ = task_env
     scanner = FakeScanner(failures=2)
     _use(monkeypatch, scanner)
     out = task.apply(args=[video_id, URL, "m1"]).get()
@@ -79,7 +91,7 @@ def test_transient_errors_are_retried_until_the_scan_succeeds(task_env, monkeypa
 def test_a_persistent_transient_error_is_recorded_once_out_of_retries(
     task_env, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    task, video_id, rows = task_env
+    task, video_id, rows, _ = task_env
     scanner = FakeScanner(failures=99)
     _use(monkeypatch, scanner)
     out = task.apply(args=[video_id, URL, "m1"]).get()
@@ -93,7 +105,7 @@ def test_a_persistent_transient_error_is_recorded_once_out_of_retries(
 def test_model_mismatch_is_recorded_under_the_batch_version_without_scanning(
     task_env, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    task, video_id, rows = task_env
+    task, video_id, rows, _ = task_env
     scanner = FakeScanner(failures=0)
     _use(monkeypatch, scanner)
     out = task.apply(args=[video_id, URL, "m2"]).get()
@@ -105,7 +117,7 @@ def test_model_mismatch_is_recorded_under_the_batch_version_without_scanning(
 
 
 def test_a_database_blip_is_retried_without_scanning_again(task_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    task, video_id, rows = task_env
+    task, video_id, rows, _ = task_env
     scanner = FakeScanner(failures=0)
     _use(monkeypatch, scanner)
     real_upsert, blips = worker.tasks.upsert_scan, []
@@ -121,6 +133,80 @@ def test_a_database_blip_is_retried_without_scanning_again(task_env, monkeypatch
     assert scanner.calls == 1  # the retry carried the finished result
     (row,) = rows()
     assert (row.status, row.score) == ("done", 0.75)
+
+
+class DatabaseDown:
+    """upsert_scan while the database is down until ``up_at`` on a fake clock that each retry
+    advances by its countdown (eager retries do not wait), as a real outage would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, outage_s: float) -> None:
+        self.now, self.countdowns = 1_000_000.0, []
+        self.up_at = self.now + outage_s
+        real_upsert, real_backoff = worker.tasks.upsert_scan, worker.tasks.db_backoff
+
+        def upsert(session, vid, result):  # type: ignore[no-untyped-def]
+            if self.now < self.up_at:
+                raise OperationalError("INSERT", {}, Exception("connection refused"))
+            real_upsert(session, vid, result)
+
+        def backoff(tries: int) -> float:
+            countdown = real_backoff(tries)
+            self.countdowns.append(countdown)
+            self.now += countdown
+            return countdown
+
+        monkeypatch.setattr(worker.tasks, "upsert_scan", upsert)
+        monkeypatch.setattr(worker.tasks, "db_backoff", backoff)
+        monkeypatch.setattr(worker.tasks.time, "time", lambda: self.now)
+
+
+def test_a_five_minute_database_outage_loses_nothing(task_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    task, video_id, rows, _ = task_env
+    scanner = FakeScanner(failures=0)
+    _use(monkeypatch, scanner)
+    db = DatabaseDown(monkeypatch, outage_s=6 * 60)
+    out = task.apply(args=[video_id, URL, "m1"]).get()
+    assert out["status"] == "done" and scanner.calls == 1  # scanned once, written later
+    (row,) = rows()
+    assert (row.status, row.score) == ("done", 0.75)
+    # Exponential backoff, capped: waits double up to the cap and together span the outage.
+    assert db.countdowns[0] <= worker.tasks.DB_BACKOFF_BASE_S
+    assert max(db.countdowns) <= worker.tasks.DB_BACKOFF_CAP_S
+    assert sum(db.countdowns) >= 6 * 60 and len(db.countdowns) < 40
+
+
+def test_a_database_away_past_the_budget_fails_loudly(task_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, video_id, rows, make_task = task_env
+    task = make_task(db_wait_s=120)
+    _use(monkeypatch, FakeScanner(failures=0))
+    db = DatabaseDown(monkeypatch, outage_s=10 * 60)
+    with pytest.raises(worker.tasks.ResultNotStored, match="DFSCAN_DB_WAIT_S=120") as exc:
+        task.apply(args=[video_id, URL, "m1"]).get()
+    assert "dfscan recover" in str(exc.value)
+    assert 120 <= sum(db.countdowns) < 120 + worker.tasks.DB_BACKOFF_CAP_S
+    assert rows() == []  # nothing written: the pending row is the sweep's (worker.recovery)
+
+
+def test_database_retries_leave_the_scan_retry_bound_alone(task_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Database retries run past the scan's max_retries (they are bounded by time); the next
+    # task in the same process must still give up a transient scan error after max_retries.
+    task, video_id, rows, _ = task_env
+    _use(monkeypatch, FakeScanner(failures=0))
+    DatabaseDown(monkeypatch, outage_s=60)
+    task.apply(args=[video_id, URL, "m1"]).get()
+    monkeypatch.setattr(worker.tasks, "upsert_scan", upsert_scan)
+    scanner = FakeScanner(failures=99)
+    _use(monkeypatch, scanner)
+    out = task.apply(args=[video_id, URL, "m1"]).get()
+    assert scanner.calls == 3 and out["error"]["code"] == "fetch_failed"
+
+
+def test_db_backoff_is_exponential_capped_and_never_below_half() -> None:
+    for tries in range(12):
+        step = min(worker.tasks.DB_BACKOFF_CAP_S, worker.tasks.DB_BACKOFF_BASE_S * 2**tries)
+        waits = [worker.tasks.db_backoff(tries) for _ in range(50)]
+        assert all(step / 2 <= w <= step for w in waits)
+        assert len(set(waits)) > 1  # jittered: retries after an outage do not arrive in step
 
 
 def _interrupted(*args: object, **kwargs: object) -> None:
