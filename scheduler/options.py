@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from common.settings import Settings, load_settings
 from common.types import SAMPLINGS, TRACKINGS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -27,6 +30,27 @@ def settings_for(ctx: click.Context, **overrides: object) -> Settings:
     base = obj["settings"] if isinstance(obj, dict) and "settings" in obj else load_settings()
     clean = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=clean) if clean else base
+
+
+def sessions_for(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database; the embedded SQLite file is created as needed
+    (it needs no migration step; Postgres uses Alembic)."""
+    from common.db import init_db, make_engine, session_factory
+
+    engine = make_engine(settings.database_url)
+    if engine.dialect.name == "sqlite":
+        init_db(engine)
+    return session_factory(engine)
+
+
+def celery_app_for(settings: Settings) -> Any:
+    """The Celery app of the distributed mode; no broker configured is a usage error."""
+    from worker.celery_app import make_app
+
+    try:
+        return make_app(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def model_version(settings: Settings) -> str:

@@ -27,6 +27,11 @@ class UnknownBatch(LookupError):
     pass
 
 
+# `dfscan status` reports the rate over this last stretch: an average since the start would
+# not decay while a batch stalls.
+RATE_WINDOW_S = 60.0
+
+
 def _aware(ts: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything here is stored as UTC."""
     if ts is not None and ts.tzinfo is None:
@@ -69,8 +74,15 @@ class BatchStatus:
     failed: int
     pending: int
     created_at: datetime
-    last_update: datetime | None
-    videos_per_s: float | None
+    last_update: datetime | None  # this batch's latest result
+    videos_per_s: float | None  # on average, from the batch's creation to its latest result
+    rate_1m: float  # videos per second over the last RATE_WINDOW_S
+    eta_s: float | None  # pending / rate_1m: None while nothing finishes
+    idle_s: float  # seconds since the latest result (or since creation, before the first)
+
+    def stalled(self, after_s: float) -> bool:
+        """Rows are pending and nothing finished for ``after_s`` seconds."""
+        return self.pending > 0 and self.idle_s >= after_s
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -79,13 +91,17 @@ class BatchStatus:
         return out
 
 
-def batch_status(session: Session, batch_id: int) -> BatchStatus:
-    """done/failed/pending counts and the scan rate since the batch was created."""
+def batch_status(session: Session, batch_id: int, now: datetime | None = None) -> BatchStatus:
+    """done/failed/pending counts, the scan rate (overall and over the last minute), an ETA
+    and how long ago the latest result landed."""
     batch = _batch(session, batch_id)
+    now = now or datetime.now(UTC)
+    created = _aware(batch.created_at)
     finished = Scan.status.in_(("done", "failed"))
     # Rows written since the batch began measure this batch's throughput; results reused
     # from earlier batches would inflate it.
     fresh = and_(finished, Scan.updated_at >= batch.created_at)
+    window_start = max(created, now - timedelta(seconds=RATE_WINDOW_S))
     row = session.execute(
         _batch_scans(batch).add_columns(
             func.count(),
@@ -93,13 +109,17 @@ def batch_status(session: Session, batch_id: int) -> BatchStatus:
             _count_if(Scan.status == "failed"),
             _count_if(fresh),
             func.max(case((fresh, Scan.updated_at))),
+            _count_if(and_(fresh, Scan.updated_at >= window_start)),
         )
     ).one()
-    total, done, failed, fresh_n, last = row
-    created, last = _aware(batch.created_at), _aware(last)
+    total, done, failed, fresh_n, last, recent = row
+    last = _aware(last)
     rate = None
     if fresh_n and last is not None and last > created:
         rate = fresh_n / (last - created).total_seconds()
+    # A batch younger than the window is measured over its age.
+    rate_1m = recent / max(1.0, (now - window_start).total_seconds())
+    pending = total - done - failed
     return BatchStatus(
         batch_id=batch.id,
         name=batch.name,
@@ -107,10 +127,13 @@ def batch_status(session: Session, batch_id: int) -> BatchStatus:
         total=total,
         done=done,
         failed=failed,
-        pending=total - done - failed,
+        pending=pending,
         created_at=created,
         last_update=last,
         videos_per_s=rate,
+        rate_1m=rate_1m,
+        eta_s=pending / rate_1m if pending and rate_1m > 0 else None,
+        idle_s=max(0.0, (now - (last or created)).total_seconds()),
     )
 
 

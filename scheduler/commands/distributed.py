@@ -6,6 +6,7 @@ is an entry point: it takes the settings built once (``settings_for``) and passe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -15,30 +16,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from common.db import init_db, make_engine, session_factory, session_scope
-from common.settings import Settings
-from scheduler.options import BadList, settings_for
+from common.db import session_scope
+from scheduler.options import BadList, celery_app_for, settings_for
 from scheduler.options import model_version as bundle_version
+from scheduler.options import sessions_for as _sessions
+from scheduler.outages import reported
 
 T = TypeVar("T")
-
-
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    engine = make_engine(settings.database_url)
-    if engine.dialect.name == "sqlite":
-        init_db(engine)  # the embedded file needs no migration step; Postgres uses Alembic
-    return session_factory(engine)
-
-
-def _app(settings: Settings):  # type: ignore[no-untyped-def]
-    from worker.celery_app import make_app
-
-    try:
-        return make_app(settings)
-    except ValueError as exc:  # no broker configured: a usage problem, not a crash
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()
@@ -74,7 +60,7 @@ def submit(
         summary = do_submit(
             read_entries(source, settings),
             sessions=_sessions(settings),
-            sender=_app(settings),
+            sender=celery_app_for(settings),
             task_name=TASK_NAME,
             queue=QUEUE,
             # The version the workers will score with: that of the configured bundle.
@@ -100,16 +86,14 @@ def submit(
     )
 
 
-def _fmt_rate(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.2f}"
-
-
 def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id: int) -> T:
-    """Run a per-batch query in one session; an unknown batch is a usage error."""
+    """Run a per-batch query in one session; an unknown batch is a usage error, a database
+    that cannot be reached one line and exit 4."""
     from scheduler.report import UnknownBatch
 
+    settings = settings_for(ctx)
     try:
-        with session_scope(_sessions(settings_for(ctx))) as session:
+        with reported(settings.database_url), session_scope(_sessions(settings)) as session:
             return query(session, batch_id)
     except UnknownBatch as exc:
         raise click.ClickException(str(exc)) from exc
@@ -117,21 +101,50 @@ def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id
 
 @click.command()
 @click.argument("batch_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (one object per line)")
+@click.option("--watch", is_flag=True, help="print again every --interval until none pending")
+@click.option(
+    "--interval", type=click.FloatRange(0.1), default=5.0, show_default=True, help="seconds"
+)
+@click.option(
+    "--stall-after",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_default=True,
+    help="seconds without a result, rows pending, before a STALLED line",
+)
 @click.pass_context
-def status(ctx: click.Context, batch_id: int, as_json: bool) -> None:
-    """Progress of BATCH_ID: done / failed / pending and videos per second."""
+def status(
+    ctx: click.Context,
+    batch_id: int,
+    as_json: bool,
+    watch: bool,
+    interval: float,
+    stall_after: float,
+) -> None:
+    """Progress of BATCH_ID: done / failed / pending, videos/s over the last minute, an ETA,
+    and a STALLED line (with the recovery command) when results stopped coming."""
+    from scheduler import watch as view
     from scheduler.report import batch_status
+    from worker.celery_app import visibility_timeout
 
-    st = _read_batch(ctx, batch_status, batch_id)
-    if as_json:
-        click.echo(json.dumps(st.as_json()))
+    vt = visibility_timeout(settings_for(ctx))
+
+    def show(st):  # type: ignore[no-untyped-def]
+        if as_json:
+            return [view.as_json(st, stall_after_s=stall_after)]
+        lines = view.report(st, stall_after_s=stall_after, visibility_timeout_s=vt)
+        return view.stamped(lines) if watch else lines
+
+    def read():  # type: ignore[no-untyped-def]
+        return _read_batch(ctx, batch_status, batch_id)
+
+    if not watch:
+        for line in show(read()):
+            click.echo(line)
         return
-    click.echo(
-        f"batch {st.batch_id} {st.name!r} (model {st.model_version}): {st.total} videos, "
-        f"{st.done} done, {st.failed} failed, {st.pending} pending, "
-        f"{_fmt_rate(st.videos_per_s)} videos/s"
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a watch: not an error
+        view.watch(read, show, click.echo, lambda m: click.echo(m, err=True), interval_s=interval)
 
 
 def _pct(x: float | None) -> str:
@@ -192,7 +205,7 @@ def flagged(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     try:
-        with session_scope(_sessions(settings)) as session:
+        with reported(settings.database_url), session_scope(_sessions(settings)) as session:
             records = iter_flagged(
                 session, batch_id, since=since_ts, min_score=min_score, limit=limit
             )
@@ -221,7 +234,7 @@ def worker(
     settings = settings_for(ctx)
     if concurrency:
         settings = settings_for(ctx, workers=concurrency)
-    app = _app(settings)
+    app = celery_app_for(settings)
     # A worker whose model cannot load would fail every task it takes: refuse to start.
     bundle_version(settings)
     # A unique default name: several workers on one host would otherwise collide.
