@@ -79,7 +79,7 @@ class Scan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id"), index=True)
     model_version: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # done | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
     score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     label: Mapped[str | None] = mapped_column(String(8), nullable=True, index=True)
     frames_used: Mapped[int] = mapped_column(Integer, default=0)
@@ -91,6 +91,9 @@ class Scan(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # Times the recovery sweep (worker.recovery) sent this row's lost task again. A server
+    # default only: an embedded database made before it (no such column) still takes writes.
+    recoveries: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

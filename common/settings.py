@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # queue with it, with backoff) before it is dropped; its row then stays pending for the
     # recovery sweep. Outages shorter than this lose nothing.
     db_wait_s: float = Field(default=3600.0, gt=0)
+    # The recovery sweep (worker.recovery): rows pending longer than recover_after_s with no
+    # task in the broker are sent again, every recover_every_s (dfscan beat) or on demand
+    # (dfscan recover); a row that lost its task recover_max times is recorded failed.
+    recover_after_s: float = Field(default=300.0, ge=0)
+    recover_every_s: float = Field(default=60.0, gt=0)
+    recover_max: int = Field(default=3, ge=0)
     # Redis hands an unacknowledged task to another worker after this long (its worker died
     # mid-scan), so it must exceed the longest scan. None = derived from timeout_s.
     visibility_timeout_s: float | None = Field(default=None, gt=0)

@@ -1,9 +1,12 @@
 """The Celery application for the distributed mode: Redis broker, scan results in Postgres.
 
 Delivery is at-least-once by design: a task is acknowledged only after its result is written
-(``acks_late``), a worker that dies mid-scan hands its task back (``reject_on_worker_lost``,
-and Redis redelivers unacknowledged tasks after the visibility timeout), and the write is an
-idempotent upsert keyed by (video, model version), so a task that runs twice leaves one row.
+(``acks_late``; while the database is away the result waits in the queue, see
+``worker.tasks``), a worker that dies mid-scan hands its task back (``reject_on_worker_lost``,
+and Redis redelivers unacknowledged tasks after the visibility timeout), the recovery sweep
+(``worker.recovery``, run by beat) sends again the rows whose task was lost, and the write is
+an idempotent upsert keyed by (video, model version), so a task that runs twice leaves one
+row.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import logging
 from celery import Celery
 
 from common.settings import Settings
-from worker.tasks import BACKOFF_CAP_S, register
+from worker import recovery
+from worker.tasks import BACKOFF_CAP_S, TASK_NAME, register
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,10 @@ def make_app(settings: Settings) -> Celery:
         # Events let Flower show tasks in flight.
         worker_send_task_events=True,
         task_send_sent_event=True,
+        # Beat (dfscan beat) only sends the recovery sweep at an interval: no state to keep
+        # in a schedule file.
+        beat_scheduler="celery.beat:Scheduler",
     )
     register(app, settings)
+    recovery.register(app, settings, QUEUE, TASK_NAME)
     return app

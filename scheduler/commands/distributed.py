@@ -1,5 +1,7 @@
 """CLI commands of the distributed mode: submit, status, report, flagged, worker.
 
+``recover`` and ``beat`` (the recovery sweep) live in ``scheduler.commands.recovery``.
+
 ``scheduler/cli.py`` adds them to the ``dfscan`` group with ``register(main)``. Each command
 is an entry point: it takes the settings built once (``settings_for``) and passes them down.
 """
@@ -230,6 +232,7 @@ def worker(
 ) -> None:
     """Run a Celery worker in this process, scanning tasks from the broker."""
     from worker.celery_app import QUEUE
+    from worker.recovery import RECOVER_QUEUE
 
     settings = settings_for(ctx)
     if concurrency:
@@ -244,7 +247,7 @@ def worker(
             "worker",
             f"--loglevel={loglevel}",
             f"--concurrency={settings.workers}",
-            f"--queues={QUEUE}",
+            f"--queues={QUEUE},{RECOVER_QUEUE}",
             f"--hostname={node}",
             "--pool=prefork",
             # Tasks come from the queue only: a worker has no use for clock or gossip traffic.

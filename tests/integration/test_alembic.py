@@ -66,3 +66,22 @@ def test_migration_runs_on_sqlite(tmp_path: Path) -> None:
     assert _tables(url) >= TABLES
     command.downgrade(cfg, "base")
     assert _tables(url) == {"alembic_version"}
+
+
+def test_an_embedded_database_from_before_0002_still_takes_results(tmp_path: Path) -> None:
+    """scans.recoveries has only a server default: writes that do not name it (the embedded
+    scan's) work on a file made by an older dfscan, which nobody migrates."""
+    from common.db import session_factory, session_scope, upsert_scan, upsert_video
+    from common.types import ScanResult
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(_config(url), "0001")
+    engine = make_engine(url)
+    try:
+        assert "recoveries" not in {c["name"] for c in inspect(engine).get_columns("scans")}
+        with session_scope(session_factory(engine)) as s:
+            vid = upsert_video(s, "/videos/a.mp4")
+            upsert_scan(s, vid, ScanResult(target="a", score=0.3, label="real", model_version="m"))
+            upsert_scan(s, vid, ScanResult(target="a", score=0.3, label="real", model_version="m"))
+    finally:
+        engine.dispose()

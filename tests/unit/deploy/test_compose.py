@@ -25,7 +25,15 @@ def _conditions(service: dict) -> dict[str, str]:
 
 
 def test_all_services_present(services: dict) -> None:
-    assert set(services) >= {"redis", "postgres", "migrate", "worker", "scheduler", "flower"}
+    assert set(services) >= {
+        "redis",
+        "postgres",
+        "migrate",
+        "worker",
+        "scheduler",
+        "flower",
+        "beat",
+    }
 
 
 def test_long_running_services_have_healthchecks(services: dict) -> None:
@@ -73,7 +81,7 @@ def test_worker_scales(services: dict) -> None:
 
 
 def test_dfscan_services_share_settings(services: dict) -> None:
-    for name in ("migrate", "worker", "scheduler", "flower"):
+    for name in ("migrate", "worker", "scheduler", "flower", "beat"):
         svc = services[name]
         assert svc["build"] == "."
         env = svc["environment"]
@@ -130,3 +138,14 @@ def test_dockerignore_keeps_data_out() -> None:
         "worker",
         "scheduler",
     }
+
+
+def test_one_beat_runs_the_recovery_sweep(services: dict) -> None:
+    from scheduler.cli import main
+
+    beat = services["beat"]
+    name, *args = beat["command"]
+    assert name == "beat"
+    main.commands[name].make_context(name, args)  # a command the dfscan CLI accepts
+    assert _conditions(beat) == {"redis": "service_healthy"}
+    assert "deploy" not in beat, "beat must run once: never replicated"

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from common.settings import Settings
 from scheduler.commands.distributed import standalone
 from worker.celery_app import make_app, time_limits, visibility_timeout
+from worker.recovery import RECOVER_TASK
 from worker.tasks import BACKOFF_CAP_S, TASK_NAME
 
 
@@ -34,6 +35,16 @@ def test_visibility_timeout_follows_the_time_limit_not_an_hour() -> None:
         vt = visibility_timeout(settings)
         assert hard + BACKOFF_CAP_S < vt <= hard + BACKOFF_CAP_S + 120
     assert visibility_timeout(Settings(broker_url="redis://127.0.0.1:1/0")) == 1050
+
+
+def test_beat_sends_the_recovery_sweep() -> None:
+    settings = Settings(broker_url="redis://127.0.0.1:1/0", recover_every_s=45)
+    app = make_app(settings)
+    (entry,) = app.conf.beat_schedule.values()
+    assert entry["task"] == RECOVER_TASK and RECOVER_TASK in app.tasks
+    assert entry["schedule"] == 45
+    # On a queue of its own (workers consume it too), dropped if not run before the next.
+    assert entry["options"] == {"queue": "dfscan.recover", "expires": 45}
 
 
 def test_visibility_timeout_override() -> None:
