@@ -24,6 +24,18 @@ def _conditions(service: dict) -> dict[str, str]:
     return {name: spec["condition"] for name, spec in deps.items()}
 
 
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR:-default} (nested) and ${VAR}, as `docker compose` resolves them."""
+    pattern = re.compile(r"\$\{(\w+)(?::-([^${}]*))?\}")
+    while (m := pattern.search(value)) is not None:
+        value = value[: m.start()] + env.get(m[1], m[2] or "") + value[m.end() :]
+    return value
+
+
+def _environment(service: dict, env: dict[str, str]) -> dict[str, str]:
+    return {k: _interpolate(v, env) for k, v in service["environment"].items()}
+
+
 def test_all_services_present(services: dict) -> None:
     assert set(services) >= {
         "redis",
@@ -84,7 +96,7 @@ def test_dfscan_services_share_settings(services: dict) -> None:
     for name in ("migrate", "worker", "scheduler", "flower", "beat"):
         svc = services[name]
         assert svc["build"] == "."
-        env = svc["environment"]
+        env = _environment(svc, {})
         assert env["DFSCAN_BROKER_URL"].startswith("redis://redis:")
         assert env["DFSCAN_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert "@postgres:5432/" in env["DFSCAN_DATABASE_URL"]
@@ -138,6 +150,24 @@ def test_dockerignore_keeps_data_out() -> None:
         "worker",
         "scheduler",
     }
+
+
+def test_flower_uses_the_configured_broker(services: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+
+    mine = "redis://:secret@broker.internal:6380/2"
+    flower = services["flower"]
+    command = flower["entrypoint"] + flower.get("command", [])
+    assert not any("redis://" in part for part in command), "no broker URL of its own"
+    assert command[:3] == ["celery", "-A", "worker.app"] and "flower" in command
+    # An operator's DFSCAN_BROKER_URL (shell or .env) reaches Flower's environment...
+    env = _environment(flower, {"DFSCAN_BROKER_URL": mine, "POSTGRES_PASSWORD": "pw"})
+    assert env["DFSCAN_BROKER_URL"] == mine
+    # ...and the app Flower loads (-A worker.app) connects to it.
+    monkeypatch.setenv("DFSCAN_BROKER_URL", env["DFSCAN_BROKER_URL"])
+    app = runpy.run_module("worker.app")["app"]
+    assert app.conf.broker_url == mine
+    assert app.conf.task_default_queue == "dfscan"
 
 
 def test_one_beat_runs_the_recovery_sweep(services: dict) -> None:

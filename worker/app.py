@@ -1,0 +1,13 @@
+"""The Celery app built from the environment, for Celery's own command line.
+
+``celery -A worker.app flower`` (the compose file's Flower) and ``celery -A worker.app
+inspect ping`` then use the broker that ``DFSCAN_BROKER_URL`` names, with dfscan's queue and
+transport options, like every other dfscan process. An entry point: settings built here.
+"""
+
+from __future__ import annotations
+
+from common.settings import load_settings
+from worker.celery_app import make_app
+
+app = make_app(load_settings())
