@@ -1,4 +1,5 @@
-"""Fixtures for the real services that scripts/test starts (Redis, PostgreSQL, moto_server).
+"""Fixtures for the real services that scripts/test starts (Redis, PostgreSQL, moto_server),
+and for the small deployment the integration tests run on them (tests/_cluster.py).
 
 Each service is found through a DFSCAN_TEST_* variable. Without it the test is skipped with
 the reason, so a plain `pytest` on a laptop still runs the rest; under scripts/test
@@ -7,16 +8,24 @@ the reason, so a plain `pytest` on a laptop still runs the rest; under scripts/t
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import subprocess
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 
 from common.db import init_db, make_engine
+
+if TYPE_CHECKING:
+    from _cluster import Cluster, Corpus
 
 S3_KEY = "testing"  # moto accepts any credentials
 
@@ -31,12 +40,24 @@ def _service(var: str, what: str) -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def all_services() -> None:
     """Skip (or fail) before any costly module set-up when a service is missing."""
     _service("DFSCAN_TEST_REDIS_URL", "redis-server")
     _service("DFSCAN_TEST_POSTGRES_URL", "PostgreSQL")
     _service("DFSCAN_TEST_S3_ENDPOINT", "moto_server")
+
+
+@pytest.fixture
+def services_ctl() -> Callable[[str, str], None]:
+    """Stop and start the services scripts/test runs: ``ctl("postgres", "stop")``,
+    ``ctl("postgres", "start")``, ``ctl("redis", "restart")`` (without persistence)."""
+    script = _service("DFSCAN_TEST_SERVICES_CTL", "its services' control script")
+
+    def ctl(service: str, action: str) -> None:
+        subprocess.run([script, service, action], check=True, timeout=120)
+
+    return ctl
 
 
 @pytest.fixture
@@ -109,3 +130,61 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         eng.dispose()
     else:
         yield request.getfixturevalue("pg_engine")
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+@pytest.fixture(scope="session")
+def corpus(all_services: None, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The media and the tiny bundle, made once for every test that runs workers."""
+    from _cluster import make_corpus
+
+    return make_corpus(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture
+def http_base(corpus: Corpus) -> Iterator[str]:
+    """The corpus served over HTTP on 127.0.0.1."""
+    from _cluster import QuietHandler
+
+    handler = functools.partial(QuietHandler, directory=str(corpus.root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def cluster(
+    corpus: Corpus, redis_url: str, postgres_url: str, s3_endpoint: str, tmp_path: Path
+) -> Iterator[Cluster]:
+    """No process yet: each test starts its workers (and beat), stopped afterwards."""
+    from _cluster import Cluster, cluster_env, migrate
+
+    migrate(postgres_url)
+    c = Cluster(env=cluster_env(corpus, redis_url, postgres_url, s3_endpoint), logs=tmp_path)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def busy_list(
+    corpus: Corpus,
+    cluster: Cluster,
+    http_base: str,
+    s3_bucket: str,
+    s3_endpoint: str,
+    tmp_path: Path,
+) -> tuple[Path, dict[str, str | None]]:
+    """The batch list of a fault test and its expected errors; the cluster's workers read
+    16 frames per video, so they are busy when the fault strikes."""
+    from _cluster import upload, write_list
+
+    upload(corpus, s3_endpoint, s3_bucket)
+    path = tmp_path / "list.jsonl"
+    expected = write_list(corpus, http_base, s3_bucket, path)
+    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
+    return path, expected

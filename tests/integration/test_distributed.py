@@ -1,369 +1,36 @@
 """End to end on real services: submit a list, real Celery workers scan it into Postgres.
 
-Media are made here (H.264 clips and stills of scikit-image's astronaut), served over HTTP
-from 127.0.0.1 and from moto's S3; three entries are bad. A tiny model bundle is fitted on
-the good clips so the test does not depend on the shipped model. Workers are separate
-processes started through the real CLI, with DFSCAN_* pointing at the test services.
+The deployment (media over HTTP and S3, a tiny bundle, workers started through the CLI) is
+tests/_cluster.py, its fixtures in tests/conftest.py; the faults an operator meets (database
+and broker outages, a killed worker) are in test_faults.py.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import http.server
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
-import redis
-from alembic.config import Config
-from click.testing import CliRunner
-from sqlalchemy import select
-
-from alembic import command
-from common.db import BatchItem, Scan, Video, make_engine, session_factory, session_scope
-from models.bundle import bundle_digest
-from scheduler.cli import main as dfscan
+from _cluster import (
+    BAD,
+    UNREACHABLE,
+    Cluster,
+    Corpus,
+    check_rows,
+    children,
+    cli,
+    scan_rows,
+    submit,
+    submit_to_busy_worker,
+    unacked_video_ids,
+    upload,
+    wait_done,
+    write_list,
+)
 
 pytestmark = pytest.mark.services
-
-ROOT = Path(__file__).resolve().parents[2]
-S3_KEY = "testing"
-FAMILIES = ["frequency", "boundary"]
-BAD = {"empty.mp4": "empty_file", "notavideo.mp4": "unreadable"}
-UNREACHABLE = "unreachable"
-WAIT_S = 150
-# The installed console script, as an operator runs it.
-_SCRIPT = Path(sys.executable).parent / "dfscan"
-DFSCAN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "scheduler.cli"]
-
-
-# --------------------------------------------------------------------------- media
-
-
-def _astronaut_face() -> np.ndarray:
-    import cv2
-    from skimage import data
-
-    # The face and some hair around it, about 90 px wide: big enough for any detector.
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[40:240, 130:330]
-
-
-def _frames(n: int, seed: int, fake: bool) -> list[np.ndarray]:
-    """Frames of the face drifting over noise; a fake pastes a degraded, tinted face back."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    face = _astronaut_face()
-    out = []
-    for t in range(n):
-        frame = rng.integers(60, 140, (240, 320, 3), dtype=np.uint8)
-        ox, oy = 50 + (3 * t + 5 * seed) % 30, 20 + (2 * t) % 12
-        frame[oy : oy + 200, ox : ox + 200] = face
-        if fake:
-            swap = cv2.resize(cv2.resize(frame, (80, 60)), (320, 240)).astype(np.float32)
-            swap *= np.array([0.9, 1.0, 1.12], np.float32)
-            mask = np.zeros((240, 320), np.float32)
-            cv2.ellipse(mask, (ox + 98, oy + 98), (40, 52), 0, 0, 360, 1.0, -1)
-            mask = cv2.GaussianBlur(mask, (0, 0), 3)[..., None]
-            frame = np.clip(mask * swap + (1 - mask) * frame, 0, 255).astype(np.uint8)
-        out.append(frame)
-    return out
-
-
-def _write_mp4(path: Path, frames: list[np.ndarray]) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(10))
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-@dataclass
-class Corpus:
-    root: Path
-    labels: dict[str, str]  # file name -> ground truth, good media only
-    bundle: Path
-    model_version: str = ""
-    s3_names: list[str] = field(default_factory=list)
-
-
-def _fit_bundle(corpus: Corpus, out: Path) -> str:
-    """A small but real bundle (scaler + SVC) fitted on features of the good media."""
-    from common.extract import ExtractConfig, extract
-    from common.features import select as select_families
-    from common.settings import Settings
-    from models.bundle import ModelBundle, save_bundle
-    from models.classifier import make_pipeline
-
-    cfg = ExtractConfig(
-        families=select_families(FAMILIES),
-        temporal=True,
-        detector="haar",
-        crop_size=128,
-        frames=6,
-    )
-    settings = Settings(frames_per_video=6)
-    names = sorted(corpus.labels)
-    x = np.stack([extract(str(corpus.root / n), settings, cfg).vector for n in names])
-    y = np.array([corpus.labels[n] == "fake" for n in names], dtype=int)
-    pipeline = make_pipeline(kernel="linear").fit(x, y)
-    meta = {
-        "name": "tiny-test",
-        "families": FAMILIES,
-        "temporal": True,
-        "detector": "haar",
-        "crop_size": 128,
-        "threshold": 0.5,
-        "training_data": "generated by the test",
-    }
-    return save_bundle(ModelBundle(pipeline, meta), out)
-
-
-@pytest.fixture(scope="module")
-def corpus(all_services: None, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    import cv2
-
-    root = tmp_path_factory.mktemp("media")
-    labels: dict[str, str] = {}
-    for i in range(16):
-        fake = i % 2 == 1
-        name = f"clip{i:02d}.mp4"
-        _write_mp4(root / name, _frames(24, seed=i, fake=fake))
-        labels[name] = "fake" if fake else "real"
-    for i in range(2):
-        cv2.imwrite(str(root / f"still{i}.jpg"), _frames(1, seed=40 + i, fake=False)[0])
-        labels[f"still{i}.jpg"] = "real"
-    (root / "empty.mp4").write_bytes(b"")
-    (root / "notavideo.mp4").write_bytes(b"this is not a video\n" * 100)
-    corpus = Corpus(root=root, labels=labels, bundle=root.parent / "bundle")
-    corpus.model_version = _fit_bundle(corpus, corpus.bundle)
-    corpus.s3_names = [f"clip{i:02d}.mp4" for i in (12, 13, 14, 15)]
-    return corpus
-
-
-# --------------------------------------------------------------------------- services
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_base(corpus: Corpus) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(corpus.root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _upload(corpus: Corpus, endpoint: str, bucket: str) -> None:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_KEY,
-    )
-    for name in corpus.s3_names:
-        client.upload_file(str(corpus.root / name), bucket, f"in/{name}")
-
-
-def _migrate(url: str) -> None:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "head")
-
-
-@dataclass
-class Cluster:
-    env: dict[str, str]
-    logs: Path
-    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def start_worker(self, name: str) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("w")
-        proc = subprocess.Popen(
-            [
-                *DFSCAN,
-                "worker",
-                "--concurrency",
-                "1",
-                "--hostname",
-                f"{name}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: SIGKILL takes the pool child too
-        )
-        log.close()
-        self.workers[name] = proc
-        return proc
-
-    def wait_ready(self, *names: str) -> None:
-        """Until each worker logs that it consumes, so all of them share the batch."""
-        deadline = time.monotonic() + 60
-        for name in names:
-            while " ready." not in self.log(name):
-                assert self.workers[name].poll() is None, self.log(name)[-3000:]
-                assert time.monotonic() < deadline, self.log(name)[-3000:]
-                time.sleep(0.2)
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        for proc in self.workers.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.workers.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-@pytest.fixture
-def cluster(
-    corpus: Corpus, redis_url: str, postgres_url: str, s3_endpoint: str, tmp_path: Path
-) -> Iterator[Cluster]:
-    _migrate(postgres_url)
-    env = {
-        **os.environ,
-        "DFSCAN_BROKER_URL": redis_url,
-        "DFSCAN_DATABASE_URL": postgres_url,
-        "DFSCAN_S3_ENDPOINT_URL": s3_endpoint,
-        "DFSCAN_AWS_ACCESS_KEY_ID": S3_KEY,
-        "DFSCAN_AWS_SECRET_ACCESS_KEY": S3_KEY,
-        "DFSCAN_ALLOW_PRIVATE_HOSTS": '["127.0.0.1"]',
-        "DFSCAN_MODEL_PATH": str(corpus.bundle),
-        # The operator vouches for the test's own bundle (models/trusted.py).
-        "DFSCAN_MODEL_SHA256": bundle_digest(corpus.bundle),
-        "DFSCAN_FRAMES_PER_VIDEO": "6",
-        "DFSCAN_TASK_MAX_RETRIES": "1",
-        "DFSCAN_TIMEOUT_S": "60",
-        # Short, so a killed worker's task comes back within the test.
-        "DFSCAN_VISIBILITY_TIMEOUT_S": "8",
-        "DFSCAN_WORKERS": "1",
-    }
-    c = Cluster(env=env, logs=tmp_path)
-    yield c
-    c.stop()
-
-
-def _write_list(corpus: Corpus, http_base: str, bucket: str, path: Path) -> dict[str, str | None]:
-    """The jsonl list; returns url -> expected error code (None = scanned)."""
-    expected: dict[str, str | None] = {}
-    lines = []
-    for name, label in sorted(corpus.labels.items()):
-        url = f"s3://{bucket}/in/{name}" if name in corpus.s3_names else f"{http_base}/{name}"
-        expected[url] = None
-        lines.append({"url": url, "label": label, "id": name})
-    for name, code in BAD.items():
-        url = f"{http_base}/{name}"
-        expected[url] = code
-        lines.append({"url": url, "label": "real", "id": name})
-    dead = f"http://127.0.0.1:{_closed_port()}/gone.mp4"
-    expected[dead] = UNREACHABLE
-    lines.append({"url": dead, "label": "fake", "id": "gone"})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return expected
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = CliRunner().invoke(dfscan, list(args), env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _submit(cluster: Cluster, list_path: Path) -> int:
-    out = _cli(cluster.env, "submit", str(list_path), "--name", "it")
-    return int(out.split()[1].rstrip(":"))  # "batch N: ..."
-
-
-def _status(cluster: Cluster, batch_id: int) -> dict:
-    return json.loads(_cli(cluster.env, "status", str(batch_id), "--json"))
-
-
-def _wait_done(cluster: Cluster, batch_id: int) -> dict:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        st = _status(cluster, batch_id)
-        if st["pending"] == 0:
-            return st
-        if not any(p.poll() is None for p in cluster.workers.values()):
-            break
-        time.sleep(0.5)
-    logs = "\n".join(f"--- {n}\n{cluster.log(n)[-3000:]}" for n in cluster.workers)
-    pytest.fail(f"batch {batch_id} not finished in {WAIT_S}s: {st}\n{logs}")
-
-
-def _rows(url: str, batch_id: int) -> list[tuple[str, Scan, Video]]:
-    engine = make_engine(url)
-    try:
-        with session_scope(session_factory(engine)) as s:
-            q = (
-                select(Video.url, Scan, Video)
-                .join(Scan, Scan.video_id == Video.id)
-                .join(BatchItem, BatchItem.video_id == Video.id)
-                .where(BatchItem.batch_id == batch_id)
-            )
-            return [tuple(r) for r in s.execute(q)]
-    finally:
-        engine.dispose()
-
-
-def _check_rows(rows: list, expected: dict[str, str | None], model_version: str) -> None:
-    urls = [u for u, _, _ in rows]
-    assert sorted(urls) == sorted(expected), "exactly one scan row per URL"
-    for url, scan, _ in rows:
-        assert scan.model_version == model_version
-        code = expected[url]
-        if code is None:
-            assert (scan.status, scan.error_code) == ("done", None), (url, scan.error_message)
-            assert scan.label in ("fake", "real") and 0.0 <= scan.score <= 1.0
-            assert scan.faces_found >= 1
-        else:
-            assert (scan.status, scan.error_code) == ("failed", code), (url, scan.error_message)
-            assert scan.score is None
-
-
-# --------------------------------------------------------------------------- tests
 
 
 def test_batch_through_two_workers(
@@ -375,18 +42,18 @@ def test_batch_through_two_workers(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    _upload(corpus, s3_endpoint, s3_bucket)
-    expected = _write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
+    upload(corpus, s3_endpoint, s3_bucket)
+    expected = write_list(corpus, http_base, s3_bucket, tmp_path / "list.jsonl")
     assert len(expected) >= 20
     cluster.start_worker("w1")
     cluster.start_worker("w2")
     cluster.wait_ready("w1", "w2")
-    batch_id = _submit(cluster, tmp_path / "list.jsonl")
+    batch_id = submit(cluster, tmp_path / "list.jsonl")
 
-    st = _wait_done(cluster, batch_id)
+    st = wait_done(cluster, batch_id)
     assert (st["total"], st["done"], st["failed"]) == (len(expected), len(expected) - 3, 3)
-    rows = _rows(postgres_url, batch_id)
-    _check_rows(rows, expected, corpus.model_version)
+    rows = scan_rows(postgres_url, batch_id)
+    check_rows(rows, expected, corpus.model_version)
     # The transient error was retried (task_max_retries=1) before it was recorded.
     dead = next(s for u, s, _ in rows if expected[u] == UNREACHABLE)
     assert "gave up after 2 attempts" in dead.error_message
@@ -405,134 +72,46 @@ def test_batch_through_two_workers(
     scored = [(v.label, s.label) for _, s, v in rows if s.status == "done"]
     fakes = [verdict for truth, verdict in scored if truth == "fake"]
     reals = [verdict for truth, verdict in scored if truth == "real"]
-    report = json.loads(_cli(cluster.env, "report", str(batch_id), "--json"))
+    report = json.loads(cli(cluster.env, "report", str(batch_id), "--json"))
     assert report["far"] == pytest.approx(fakes.count("real") / len(fakes))
     assert report["frr"] == pytest.approx(reals.count("fake") / len(reals))
     assert (report["labelled_fake"], report["labelled_real"]) == (len(fakes), len(reals))
     assert report["errors"] == {"empty_file": 1, "unreadable": 1, UNREACHABLE: 1}
     assert report["eer"] is not None
 
-    flagged = json.loads(_cli(cluster.env, "flagged", "--batch", str(batch_id), "--format", "json"))
+    flagged = json.loads(cli(cluster.env, "flagged", "--batch", str(batch_id), "--format", "json"))
     want = sorted(u for u, s, _ in rows if s.label == "fake")
     assert want, "the fitted model flags its fake training clips"
     assert sorted(r["url"] for r in flagged) == want
     assert [r["score"] for r in flagged] == sorted((r["score"] for r in flagged), reverse=True)
 
     # Submitting the same list again enqueues nothing: every URL has a row for this model.
-    out = _cli(cluster.env, "submit", str(tmp_path / "list.jsonl"))
+    out = cli(cluster.env, "submit", str(tmp_path / "list.jsonl"))
     assert " 0 enqueued" in out
-
-
-def _unacked_video_ids(redis_url: str) -> set[int]:
-    """Video ids of the tasks Redis holds as delivered but unacknowledged."""
-    client = redis.Redis.from_url(redis_url)
-    ids = set()
-    for raw in client.hvals("unacked"):
-        message = json.loads(raw)[0]
-        body = base64.b64decode(message["body"])
-        args = json.loads(body)[0]
-        ids.add(int(args[0]))
-    client.close()
-    return ids
-
-
-def _submit_and_wait_busy(cluster: Cluster, list_path: Path, worker: str, redis_url: str) -> int:
-    """Submit the list; return once a few URLs are done and a task is in ``worker``'s hands.
-
-    Between an ack and the next fetch a worker holds no task, for an instant: wait for one.
-    The caller starts the worker first, with more frames per video so it stays busy.
-    """
-    batch_id = _submit(cluster, list_path)
-    deadline = time.monotonic() + 60
-    while _status(cluster, batch_id)["done"] < 2 or not _unacked_video_ids(redis_url):
-        assert time.monotonic() < deadline, cluster.log(worker)[-3000:]
-        time.sleep(0.05)
-    return batch_id
-
-
-@pytest.fixture
-def kill_list(
-    corpus: Corpus,
-    cluster: Cluster,
-    http_base: str,
-    s3_bucket: str,
-    s3_endpoint: str,
-    tmp_path: Path,
-) -> tuple[Path, dict[str, str | None]]:
-    """The batch list of a kill test and its expected errors; the cluster's workers read
-    16 frames per video, so the one to be killed is busy when it dies."""
-    _upload(corpus, s3_endpoint, s3_bucket)
-    path = tmp_path / "list.jsonl"
-    expected = _write_list(corpus, http_base, s3_bucket, path)
-    cluster.env["DFSCAN_FRAMES_PER_VIDEO"] = "16"
-    return path, expected
-
-
-def test_batch_survives_sigkilled_worker(
-    corpus: Corpus,
-    cluster: Cluster,
-    kill_list: tuple[Path, dict[str, str | None]],
-    redis_url: str,
-    postgres_url: str,
-) -> None:
-    list_path, expected = kill_list
-    victim = cluster.start_worker("victim")
-    batch_id = _submit_and_wait_busy(cluster, list_path, "victim", redis_url)
-    os.killpg(victim.pid, signal.SIGKILL)
-    victim.wait()
-    in_flight = _unacked_video_ids(redis_url)
-    assert in_flight, "the victim died holding an unacknowledged task"
-    assert _status(cluster, batch_id)["pending"] > 1, "killed mid-batch"
-
-    cluster.start_worker("w1")
-    cluster.start_worker("w2")
-    _wait_done(cluster, batch_id)
-    rows = _rows(postgres_url, batch_id)
-    _check_rows(rows, expected, corpus.model_version)
-    # The task the victim died with was redelivered and finished by another worker.
-    lost = [s for _, s, v in rows if v.id in in_flight]
-    assert len(lost) == len(in_flight)
-    assert all(s.status in ("done", "failed") and s.attempts >= 1 for s in lost)
-    assert _unacked_video_ids(redis_url) == set()
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (from /proc; the worker's pool children)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 def test_batch_survives_a_pool_child_killed_alone(
     corpus: Corpus,
     cluster: Cluster,
-    kill_list: tuple[Path, dict[str, str | None]],
+    busy_list: tuple[Path, dict[str, str | None]],
     redis_url: str,
     postgres_url: str,
 ) -> None:
     # The pool process dies mid-scan (a decoder crash, the OOM killer) while the worker's
     # main process lives on: the task must come back (acks_late + reject_on_worker_lost),
     # a new child must take over, and the batch must end with one row per URL.
-    list_path, expected = kill_list
-    worker = cluster.start_worker("solo")
-    cluster.wait_ready("solo")
-    batch_id = _submit_and_wait_busy(cluster, list_path, "solo", redis_url)
-    (child,) = _children(worker.pid)
-    in_flight = _unacked_video_ids(redis_url)
+    list_path, expected = busy_list
+    worker, batch_id = submit_to_busy_worker(cluster, list_path, "solo", redis_url)
+    (child,) = children(worker.pid)
+    in_flight = unacked_video_ids(redis_url)
     os.kill(child, signal.SIGKILL)
 
-    _wait_done(cluster, batch_id)
+    wait_done(cluster, batch_id)
     assert worker.poll() is None, "the worker's main process went down with its child"
-    assert child not in _children(worker.pid)
+    assert child not in children(worker.pid)
     assert "WorkerLostError" in cluster.log("solo")
-    rows = _rows(postgres_url, batch_id)
-    _check_rows(rows, expected, corpus.model_version)
+    rows = scan_rows(postgres_url, batch_id)
+    check_rows(rows, expected, corpus.model_version)
     lost = [s for _, s, v in rows if v.id in in_flight]
     assert lost and all(s.status in ("done", "failed") for s in lost)
-    assert _unacked_video_ids(redis_url) == set()
+    assert unacked_video_ids(redis_url) == set()
