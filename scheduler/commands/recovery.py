@@ -62,6 +62,12 @@ def recover(ctx: click.Context, after_s: float | None, dry_run: bool, as_json: b
     if as_json:
         click.echo(json.dumps(found.as_json()))
         return
+    if not found.stale:
+        click.echo(
+            f"no video pending for over {duration(after)}: nothing to recover (younger rows "
+            f"may still be on their way to the queue; --after 0 takes them too)"
+        )
+        return
     verb = "would send" if dry_run else "sent"
     click.echo(
         f"{found.stale} videos pending for over {duration(after)}; broker: {found.queued} "

@@ -179,6 +179,9 @@ def test_recover_command_after_a_submit_whose_enqueue_failed(rig: Rig) -> None:
         "DFSCAN_BROKER_URL": rig.settings.broker_url,
         "DFSCAN_DATABASE_URL": rig.settings.database_url,
     }
+    young = CliRunner().invoke(dfscan, ["recover"], env=env)  # DFSCAN_RECOVER_AFTER_S: 300
+    assert young.exit_code == 0 and "nothing to recover" in young.output
+    assert rig.queued() == []
     out = CliRunner().invoke(dfscan, ["recover", "--after", "0"], env=env)
     assert out.exit_code == 0, out.output
     assert "sent again: 4 videos" in out.output
