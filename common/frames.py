@@ -50,10 +50,14 @@ def iter_video(
 
     ``info``, when given, receives the frame size, frame rate and frame count the reader
     found (the figures it checks against the limits anyway).
+
+    A file that is an image format (an animated GIF, WebP or PNG, or a still under a video's
+    name) is first sized from its header: a decoder never sees a bomb.
     """
     info = info if info is not None else ClipInfo()
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r} ({' | '.join(SAMPLINGS)})")
+    _check_image_header(path, limits)
     cap = open_av(path)
     if cap is None:
         yield from _iter_cv_or_sequential(path, n, limits, info)
@@ -146,6 +150,19 @@ def _read_at(
         )
 
 
+def _check_image_header(path: Path, limits: SampleLimits) -> None:
+    """Refuse a file whose image header declares more pixels than the limit; videos (no
+    image header) and unreadable files pass, for the readers to judge."""
+    try:
+        size = image_size(path)
+    except BombError as exc:
+        raise TooLarge(f"{path.name}: {exc}", code="frame_too_large") from exc
+    except OSError:
+        return
+    if size is not None:
+        check_pixels(*size, limits, path.name)
+
+
 def _read_image(path: Path, limits: SampleLimits) -> np.ndarray | None:
     """Decode an image, after its header's size passed the limit (common.image_size); None
     for a file that is no image we read, or that vanished or cannot be read meanwhile."""
@@ -159,7 +176,7 @@ def _read_image(path: Path, limits: SampleLimits) -> np.ndarray | None:
     except BombError as exc:
         raise TooLarge(f"{path.name}: {exc}", code="frame_too_large") from exc
     except OSError:
-        return None
+        return None  # vanished or unreadable meanwhile: a bad frame
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
 

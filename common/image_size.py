@@ -23,6 +23,14 @@ _HDR_SIZE = re.compile(rb"\n([-+])([XY]) (\d+) ([-+])([XY]) (\d+)\n")
 _PFM_SIZE = re.compile(rb"P[Ff]\s+(\d+)\s+(\d+)\s")
 
 
+def preload() -> None:
+    """Import Pillow's plugins now (~0.1 s once per process), so that start-up pays it rather
+    than the first target sized."""
+    from PIL import Image
+
+    Image.init()
+
+
 class BombError(ValueError):
     """The header declares more pixels than Pillow will even describe (~179 million)."""
 

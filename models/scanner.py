@@ -13,6 +13,7 @@ import time
 
 from common.errors import ScanError, ScanTimeout, from_os_error, internal_error, utf8_safe
 from common.extract import ExtractConfig, extract
+from common.image_size import preload as preload_image_headers
 from common.settings import Settings
 from common.target_policy import check_worker_target
 from common.types import ScanResult
@@ -51,6 +52,7 @@ class Scanner:
         self.local_files = local_files
         self.bundle = bundle or load_bundle(settings.model_path, Trust.from_settings(settings))
         self.cfg = config_for(self.bundle, settings)
+        preload_image_headers()  # start-up cost, not the first scan's
         self.threshold = (
             settings.threshold if settings.threshold is not None else self.bundle.threshold
         )

@@ -96,3 +96,28 @@ def test_what_no_header_sizes_is_never_decoded(
     assert image_size(path) is None
     with pytest.raises(Unreadable):
         list(iter_images([path], 1, SampleLimits()))
+
+
+def _gif_bomb(path: Path, side: int = 30000) -> Path:
+    """A 40-byte GIF declaring ``side`` x ``side`` pixels (one 2-colour image of that size)."""
+    import struct
+
+    screen = struct.pack("<HHBBB", side, side, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, side, side, 0) + b"\x02\x02\x44\x01\x00"
+    path.write_bytes(b"GIF89a" + screen + image + b"\x3b")
+    return path
+
+
+@pytest.mark.parametrize("name", ["bomb.gif", "bomb.mp4"])
+def test_an_image_read_as_a_video_is_sized_first(
+    tmp_path: Path, name: str, no_decoding: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A GIF is read by the video path (animations); a still may carry a video's name.
+    def no_video_reader(path: Path) -> None:
+        raise AssertionError("a video reader opened the bomb")
+
+    monkeypatch.setattr(frames_mod, "open_av", no_video_reader)
+    bomb = _gif_bomb(tmp_path / name)
+    with pytest.raises(TooLarge) as exc:
+        list(iter_frames(LocalMedia(bomb, "video"), 4, SampleLimits()))
+    assert exc.value.code == "frame_too_large"
