@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -242,14 +242,16 @@ def submit(
     resend_pending: bool = False,
     chunk_size: int = CHUNK,
     queue: str | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> SubmitSummary:
     """Record ``entries`` as a new batch and enqueue the videos not yet scanned by this model.
 
     ``entries`` are read to the end before anything is written: whatever reading them
-    raises (ListError for a bad list) leaves no batch, row or task behind. ``rescan``
-    enqueues every video again; ``resend_pending`` also those still pending (their tasks
-    were lost, e.g. with a wiped broker), but not the finished ones. EnqueueFailed when
-    the broker fails after the batch was recorded.
+    raises (ListError for a bad list) leaves no batch, row or task behind; so does whatever
+    ``ready`` raises, called between the reading and the writing (the CLI checks there that
+    the broker answers). ``rescan`` enqueues every video again; ``resend_pending`` also those
+    still pending (their tasks were lost, e.g. with a wiped broker), but not the finished
+    ones. EnqueueFailed when the broker fails after the batch was recorded.
     """
     skip: tuple[str, ...] = (
         () if rescan else ("done", "failed") if resend_pending else ("done", "failed", "pending")
@@ -259,6 +261,8 @@ def submit(
         tempfile.TemporaryFile("w+", encoding="utf-8") as todo,
     ):
         total = _spool_entries(entries, listed)
+        if ready is not None:
+            ready()
         with session_scope(sessions) as session:  # one transaction for the whole batch
             batch = Batch(name=name, source=source, model_version=model_version, total=0)
             session.add(batch)

@@ -58,21 +58,29 @@ def submit(
     from worker.tasks import TASK_NAME
 
     settings = settings_for(ctx)
+    app = celery_app_for(settings)
+
+    def broker_answers() -> None:  # after the list is read, before anything is recorded
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
+
     try:
-        summary = do_submit(
-            read_entries(source, settings),
-            sessions=_sessions(settings),
-            sender=celery_app_for(settings),
-            task_name=TASK_NAME,
-            queue=QUEUE,
-            # The version the workers will score with: that of the configured bundle.
-            model_version=model_version or bundle_version(settings),
-            name=name or Path(source.rstrip("/")).name,
-            source=source,
-            rescan=rescan,
-            resend_pending=resend_pending,
-            chunk_size=chunk_size,
-        )
+        with reported(settings.database_url, settings.broker_url):
+            summary = do_submit(
+                read_entries(source, settings),
+                sessions=_sessions(settings),
+                sender=app,
+                task_name=TASK_NAME,
+                queue=QUEUE,
+                # The version the workers will score with: that of the configured bundle.
+                model_version=model_version or bundle_version(settings),
+                name=name or Path(source.rstrip("/")).name,
+                source=source,
+                rescan=rescan,
+                resend_pending=resend_pending,
+                chunk_size=chunk_size,
+                ready=broker_answers,
+            )
     except ListError as exc:  # nothing was recorded or enqueued
         raise BadList(str(exc)) from exc
     except EnqueueFailed as exc:
@@ -80,7 +88,7 @@ def submit(
         raise click.ClickException(
             f"batch {done.batch_id} is recorded ({done.total} listed), but the broker failed "
             f"after {done.enqueued} of {exc.todo} tasks ({exc}); the rest stay pending: "
-            "send them with `dfscan submit --resend-pending` and the same list"
+            "`dfscan recover --after 0` sends them (so does `dfscan beat` within minutes)"
         ) from exc
     click.echo(
         f"batch {summary.batch_id}: {summary.total} listed, {summary.enqueued} enqueued, "

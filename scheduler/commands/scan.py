@@ -99,12 +99,14 @@ def scan(
     """Scan videos, frame folders, images, http(s)/s3 URLs or list files (.txt/.csv/.jsonl).
 
     Exit status: 0 all scanned (fake verdicts included), 3 some targets could not be scanned
-    (each has an error code in the output), 2 usage errors.
+    (each has an error code in the output), 2 usage errors (a list that is not usable), 4
+    the results database cannot be opened.
     """
     from tqdm import tqdm
 
     from scheduler.embedded import run_embedded
     from scheduler.lists import ListError
+    from scheduler.outages import reported
     from scheduler.targets import expand_all
 
     settings = settings_for(
@@ -128,7 +130,8 @@ def scan(
         file=sys.stderr,
         disable=None if len(expanded) > 1 else True,
     )
-    results = run_embedded(expanded, settings, on_result=lambda _r: bar.update())
+    with reported(settings.database_url):  # a results database that cannot be opened
+        results = run_embedded(expanded, settings, on_result=lambda _r: bar.update())
     bar.close()
     if as_json:
         click.echo(json.dumps([_public(r) for r in results], indent=2))

@@ -79,3 +79,32 @@ def test_bad_lists_record_and_enqueue_nothing(
         assert broker.llen(QUEUE) == 1500
     finally:
         broker.close()
+
+
+def test_services_down_are_one_line_exit_4_and_a_rerun_enqueues_all(
+    pg_engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    from _media import closed_port
+
+    good = tmp_path / "good.txt"
+    n = 100
+    good.write_bytes(b"".join(GOOD.splitlines(keepends=True)[:n]))
+    db = pg_engine.url.render_as_string(hide_password=False)
+    dead_db = pg_engine.url.set(port=closed_port()).render_as_string(hide_password=False)
+    dead_broker = f"redis://127.0.0.1:{closed_port()}/0"
+    broker = redis.Redis.from_url(redis_url)
+    try:
+        outages = [(_env(db, dead_broker), "broker"), (_env(dead_db, redis_url), "database")]
+        for env, what in outages:
+            proc = _submit([str(good)], env)
+            assert proc.returncode == 4, (what, proc.stderr)
+            (message,) = proc.stderr.strip().splitlines()
+            assert message.startswith(f"Error: {what} unavailable at "), message
+            assert _counts(pg_engine) == (0, 0, 0, 0) and broker.dbsize() == 0, what
+        # Submitted again once both answer: nothing was half-recorded, so all is enqueued.
+        proc = _submit([str(good)], _env(db, redis_url))
+        assert proc.returncode == 0, proc.stderr
+        assert f"{n} listed, {n} enqueued" in proc.stdout
+        assert broker.llen(QUEUE) == n
+    finally:
+        broker.close()

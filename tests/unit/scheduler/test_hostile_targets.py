@@ -226,3 +226,17 @@ def test_a_frames_folder_deleted_before_its_scan(scanner: Scanner, tmp_path: Pat
     (targets,) = expand(str(clip))
     shutil.rmtree(clip)
     assert scanner.scan(str(targets)).error["code"] == "not_found"
+
+
+def test_a_results_database_that_cannot_be_opened_is_one_line_and_exit_4(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+
+    db = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'r.db'}"
+    out = CliRunner().invoke(main, ["scan", str(tmp_path), "--db", db, "--workers", "1"])
+    assert out.exit_code == 4, out.output
+    (line,) = out.output.strip().splitlines()
+    assert line.startswith("Error: database unavailable at sqlite:///")

@@ -352,6 +352,40 @@ def test_a_broker_lost_while_enqueueing_leaves_the_batch_recorded(engine: Engine
     assert resent.enqueued == 5 and len(rec.sent) == 5
 
 
+def test_nothing_is_recorded_when_the_broker_is_not_ready(engine: Engine) -> None:
+    def down() -> None:
+        raise ConnectionError("broker down")
+
+    rec = Recorder()
+    with pytest.raises(ConnectionError):
+        submit(
+            _entries(3),
+            sessions=session_factory(engine),
+            sender=rec,
+            task_name="t",
+            model_version=MODEL,
+            ready=down,
+        )
+    assert _counts(engine) == (0, 0, 0) and rec.sent == []
+
+
+def test_cli_broker_down_is_one_line_exit_4_and_nothing_recorded(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from _media import closed_port
+
+    path = tmp_path / "l.txt"
+    path.write_text("http://a/1.mp4\n")
+    broker = f"redis://127.0.0.1:{closed_port()}/0"
+    db = engine.url.render_as_string(hide_password=False)
+    env = {"DFSCAN_DATABASE_URL": db, "DFSCAN_BROKER_URL": broker}
+    out = CliRunner().invoke(standalone, ["submit", str(path)], env=env)
+    assert out.exit_code == 4, out.output
+    (line,) = out.output.strip().splitlines()
+    assert line.startswith(f"Error: broker unavailable at {broker}: ")
+    assert _counts(engine) == (0, 0, 0)
+
+
 def test_cli_bad_list_is_one_line_and_exit_2(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
     path.write_text("url\nhttp://a/1.mp4\nfile:///etc/passwd\n")
