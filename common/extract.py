@@ -14,12 +14,12 @@ import numpy as np
 
 from common.errors import NoFace, ScanError
 from common.faces import FaceDetector, Reframe, background_faces, make_detector, track_faces
-from common.features import FeatureFamily, frame_vector, video_vector
+from common.features import ClipFamily, FeatureFamily, clip_vector, frame_vector, video_vector
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
 from common.nuisance import Nuisance, measure, media_bytes
 from common.settings import Settings
-from common.types import ClipInfo, Detector, Face, Frame, Sampling, Tracking
+from common.types import ClipInfo, Detector, Face, FaceTrack, Frame, Sampling, Tracking
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +37,15 @@ class ExtractConfig:
     # A model scans as it was trained: both are recorded in its bundle.
     sampling: Sampling = "spread"
     tracking: Tracking = "detect"
+    # Clip families (over the face track), appended after the frame families' summary.
+    clips: tuple[ClipFamily, ...] = ()
 
 
 @dataclass(slots=True)
 class Extraction:
     frame_matrix: np.ndarray  # (faces, D) frame vectors
     vector: np.ndarray  # video vector
+    clip: np.ndarray  # the clip families' vector (empty without clip families)
     frames_used: int
     faces_found: int
     sha256: str | None
@@ -170,8 +173,9 @@ def extract(
         faces = [transform(f) for f in faces]
     t0 = time.perf_counter()
     matrix = faces_to_matrix(faces, cfg)
-    vector = video_vector(matrix, cfg.families, cfg.temporal)
+    clip = clip_vector(FaceTrack.of(faces), cfg.clips) if cfg.clips else np.zeros(0, np.float32)
+    vector = video_vector(matrix, cfg.families, cfg.temporal, clip if cfg.clips else None)
     timer.add("features", time.perf_counter() - t0)
     return Extraction(
-        matrix, vector, len(frames), len(faces), media.sha256, timer.t, nuisance=nuisance
+        matrix, vector, clip, len(frames), len(faces), media.sha256, timer.t, nuisance=nuisance
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
 
@@ -89,6 +90,40 @@ class Face:
     crop: np.ndarray
     mask: np.ndarray
     landmarks: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceTrack:
+    """The main face over a clip's sampled frames, as arrays: the input of clip families.
+
+    ``crops`` (T, S, S, 3) uint8 BGR and ``masks`` (T, S, S) float32 as in :class:`Face`;
+    ``landmarks`` (T, 68, 2) float32 in crop coordinates, NaN for a face found without
+    landmarks; ``frame_index`` (T,) int64 in the clip, so frames t and t+1 are consecutive
+    in the video when their indices differ by 1.
+    """
+
+    crops: np.ndarray
+    masks: np.ndarray
+    landmarks: np.ndarray
+    frame_index: np.ndarray
+
+    @classmethod
+    def of(cls, faces: Sequence[Face]) -> FaceTrack:
+        if not faces:
+            raise ValueError("a face track needs at least one face")
+        size = faces[0].crop.shape[0]
+        nan = np.full((68, 2), np.nan, np.float32)
+        return cls(
+            crops=np.stack([f.crop for f in faces]),
+            masks=np.stack([f.mask for f in faces]).reshape(len(faces), size, size),
+            landmarks=np.stack(
+                [nan if f.landmarks is None else f.landmarks.astype(np.float32) for f in faces]
+            ),
+            frame_index=np.array([f.frame_index for f in faces], np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.frame_index)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from common.extract import ExtractConfig
-from common.features import FEATURE_VERSION, select, video_layout
+from common.features import FEATURE_VERSION, compatible, select, select_clips, video_layout
 from common.settings import Settings
 from models.trusted import SIGNATURE, Trust, UntrustedBundle, digest_of
 
@@ -132,6 +132,7 @@ class ModelBundle:
             frames=frames,
             sampling=self.choice("sampling", settings.sampling, "spread"),
             tracking=self.choice("tracking", settings.tracking, "detect"),
+            clips=select_clips(self.families),
         )
 
     def score(self, x: np.ndarray) -> np.ndarray:
@@ -151,7 +152,7 @@ class ModelBundle:
         """:meth:`score` and :meth:`explain` of the rows of ``x`` from one model call."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float32))
         mean = self.pipeline.named_steps["scale"].mean_
-        layout = video_layout(select(self.families), self.temporal)
+        layout = video_layout(select(self.families), self.temporal, select_clips(self.families))
         # One predict_proba call for the video and all its ablations: the calibrated SVM's
         # per-call overhead (input validation, 3 calibrators) costs more than the rows.
         stacked = np.repeat(x[None], 1 + len(layout), axis=0)
@@ -220,7 +221,8 @@ def check_bundle(folder: Path | None = None, trust: Trust | None = None) -> dict
         raise BundleError(f"no model bundle at {folder}")
     _verify(folder, trust or Trust())
     meta = json.loads((folder / META).read_text())
-    if meta.get("feature_version") != FEATURE_VERSION:
+    used = [*meta.get("families", []), *(["temporal"] if meta.get("temporal", True) else [])]
+    if not compatible(meta.get("feature_version"), used):
         raise BundleError(
             f"model {folder} was trained on feature version {meta.get('feature_version')!r}, "
             f"but this dfscan computes version {FEATURE_VERSION!r}: retrain it (dfscan train)"

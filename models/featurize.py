@@ -19,7 +19,17 @@ import numpy as np
 
 from common.errors import ScanError
 from common.extract import ExtractConfig, extract
-from common.features import FAMILIES, FEATURE_VERSION, frame_slices, select, video_vector
+from common.features import (
+    CLIP_FAMILIES,
+    CLIP_NAMES,
+    FAMILIES,
+    FEATURE_VERSION,
+    clip_slices,
+    frame_slices,
+    select,
+    select_clips,
+    video_vector,
+)
 from common.media import IMAGE_SUFFIXES
 from common.nuisance import Nuisance
 from common.settings import Settings
@@ -63,6 +73,7 @@ class Featurized:
     error: str | None = None
     recipe: Recipe = Recipe()
     nuisance: Nuisance | None = None  # face size, frame size, length... (never a feature)
+    clip: np.ndarray | None = None  # every clip family's vector (common.features.CLIP_FAMILIES)
 
 
 def content_key(target: str) -> str:
@@ -131,6 +142,11 @@ def nuisance_path(matrix_path: Path) -> Path:
     return matrix_path.with_suffix(".nuisance.json")
 
 
+def clip_path(matrix_path: Path) -> Path:
+    """Where the clip families' vector of a cached frame matrix is kept: beside it."""
+    return matrix_path.with_suffix(".clip")
+
+
 def _save(path: Path, write) -> None:  # type: ignore[no-untyped-def]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # concurrent runs never collide
@@ -145,15 +161,17 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
     cfg: ExtractConfig = _WORKER["cfg"]  # type: ignore[assignment]
     cache: Path | None = _WORKER["cache"]  # type: ignore[assignment]
     path = cache / f"{cache_key(item.target, cfg, recipe)}.npy" if cache else None
-    cached = np.load(path) if path is not None and path.exists() else None
+    ready = path is not None and path.exists() and clip_path(path).exists()
+    cached = np.load(path) if ready else None
+    clip = np.load(clip_path(path)) if ready else None
     if cached is not None and path is not None:
         side = nuisance_path(path)
         # Measures belong to the clip: its self-blended or degraded copies need none.
         if not _WORKER["nuisance"] or recipe.method is not None:
-            return Featurized(item, cached, None, recipe)
+            return Featurized(item, cached, None, recipe, clip=clip)
         if side.exists():
             measures = Nuisance.from_json(json.loads(side.read_text()))
-            return Featurized(item, cached, None, recipe, measures)
+            return Featurized(item, cached, None, recipe, measures, clip=clip)
         # A matrix cached before nuisance measures were kept: read the clip once more for
         # them; the cached matrix stays as it is.
     try:
@@ -162,16 +180,18 @@ def _one(job: tuple[Item, Recipe]) -> Featurized:
         )
     except ScanError as exc:
         if cached is not None:
-            return Featurized(item, cached, None, recipe)
+            return Featurized(item, cached, None, recipe, clip=clip)
         return Featurized(item, None, exc.code, recipe)
     if path is not None:
         if cached is None:
             _save(path, lambda fh: np.save(fh, ex.frame_matrix))
+            _save(clip_path(path), lambda fh: np.save(fh, ex.clip))
         if ex.nuisance is not None:
             text = json.dumps(ex.nuisance.as_json()).encode()
             _save(nuisance_path(path), lambda fh: fh.write(text))
-    matrix = cached if cached is not None else ex.frame_matrix
-    return Featurized(item, matrix, None, recipe, ex.nuisance)
+    if cached is None:
+        cached, clip = ex.frame_matrix, ex.clip
+    return Featurized(item, cached, None, recipe, ex.nuisance, clip=clip)
 
 
 def featurize(
@@ -190,9 +210,10 @@ def featurize(
     """Frame matrices for every item, read as ``cfg`` says; with a seed, self-blended
     pseudo-fakes of the reals too.
 
-    The matrices hold *every* frame family whatever ``cfg.families`` says (that is what the
-    cache keeps; :func:`video_matrix` picks a subset). Pseudo-fakes come back as extra rows
-    labelled "fake" with method "self-blend", made only from items labelled real.
+    The matrices hold *every* frame family whatever ``cfg.families`` says, and ``clip``
+    every clip family (that is what the cache keeps; :func:`video_matrix` picks a subset).
+    Pseudo-fakes come back as extra rows labelled "fake" with method "self-blend", made only
+    from items labelled real.
     ``augment`` adds that many degraded copies of each real item (label real, method
     "degraded") and, with a blend seed, of its pseudo-fake. ``box_jitter`` (shift, log-scale
     standard deviations, see models.augment.BoxJitter) moves the face boxes of every row at
@@ -204,7 +225,7 @@ def featurize(
     a matrix cached without them is read once more to fill them in. Without the flag, rows
     read fresh carry them and cached ones may not.
     """
-    cfg = replace(cfg, families=FAMILIES, temporal=True)
+    cfg = replace(cfg, families=FAMILIES, temporal=True, clips=CLIP_FAMILIES)
     jobs = [
         (it, recipe.jittered(it.target, box_jitter))
         for it in items
@@ -262,13 +283,32 @@ def family_columns(families: Sequence[str]) -> np.ndarray:
     )
 
 
+def clip_columns(families: Sequence[str]) -> np.ndarray:
+    """Columns of the named clip families in an all-clip-family vector, in registry order."""
+    all_slices = dict(zip(CLIP_NAMES, clip_slices(CLIP_FAMILIES), strict=True))
+    parts = [
+        np.arange(all_slices[f.name].start, all_slices[f.name].stop) for f in select_clips(families)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def row_vector(row: Featurized, families: Sequence[str], temporal: bool = True) -> np.ndarray:
+    """One row's video vector for a family subset (frame and clip families)."""
+    assert row.matrix is not None
+    ccols = clip_columns(families)
+    clip = None
+    if len(ccols):
+        if row.clip is None:
+            raise ValueError(f"{row.item.target}: no clip-family vector in this row")
+        clip = row.clip[ccols]
+    return video_vector(row.matrix[:, family_columns(families)], select(families), temporal, clip)
+
+
 def video_matrix(
     rows: Sequence[Featurized], families: Sequence[str], temporal: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
     """(X, y, kept rows) for a family subset, from cached all-family frame matrices."""
-    fams = select(families)
-    cols = family_columns(families)
     kept = [r for r in rows if r.matrix is not None]
-    x = np.stack([video_vector(r.matrix[:, cols], fams, temporal) for r in kept])
+    x = np.stack([row_vector(r, families, temporal) for r in kept])
     y = np.array([r.item.y for r in kept])
     return x, y, kept

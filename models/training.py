@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from common.extract import ExtractConfig
-from common.features import FAMILIES, FAMILY_NAMES, FEATURE_VERSION
+from common.features import DEFAULT_FAMILIES, FAMILIES, FEATURE_VERSION
 from common.settings import Settings
 from common.types import Detector, Sampling, Tracking
 from models.bundle import ModelBundle, save_bundle
@@ -25,7 +25,7 @@ from models.selection import train
 class TrainOptions:
     out: Path
     name: str = "dfscan"
-    families: tuple[str, ...] = FAMILY_NAMES
+    families: tuple[str, ...] = DEFAULT_FAMILIES
     temporal: bool = True
     self_blend: bool = False
     pseudo_only: bool = False  # drop the manifest's fakes: learn from self-blends only

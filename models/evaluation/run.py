@@ -21,7 +21,13 @@ from models.evaluation.control import shortcut_control
 from models.evaluation.nuisance import nuisance_control, nuisance_table
 from models.evaluation.plots import plot_det, plot_roc
 from models.evaluation.report import write_report
-from models.featurize import Featurized, family_columns, featurize, video_matrix
+from models.featurize import (
+    Featurized,
+    clip_columns,
+    family_columns,
+    featurize,
+    video_matrix,
+)
 from models.manifest import Item
 from models.trusted import Trust
 
@@ -65,14 +71,18 @@ class _Acc:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def _frame_vectors(matrix: np.ndarray, cols: np.ndarray, fams, temporal: bool) -> np.ndarray:
-    sub = matrix[:, cols]
-    return np.stack([video_vector(sub[i : i + 1], fams, temporal) for i in range(sub.shape[0])])
+def _frame_vectors(row: Featurized, families: Sequence[str], temporal: bool) -> np.ndarray:
+    """Each frame of a row as a one-frame video (its clip families are the video's)."""
+    assert row.matrix is not None
+    sub, fams = row.matrix[:, family_columns(families)], select(families)
+    ccols = clip_columns(families)
+    clip = row.clip[ccols] if len(ccols) and row.clip is not None else None
+    return np.stack(
+        [video_vector(sub[i : i + 1], fams, temporal, clip) for i in range(sub.shape[0])]
+    )
 
 
 def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc) -> None:  # type: ignore[no-untyped-def]
-    fams = select(bundle.families)
-    cols = family_columns(bundle.families)
     thr = bundle.threshold
     ok = [r for r in rows if r.matrix is not None and r.matrix.shape[0] > 0]
     scores: dict[int, float] = {}
@@ -87,7 +97,7 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
                 for fam, val in bundle.explain(x[sel]).items():
                     acc.explain_sum[label][fam] += val * int(sel.sum())
                 acc.explain_n[label] += int(sel.sum())
-        fv = np.concatenate([_frame_vectors(r.matrix, cols, fams, bundle.temporal) for r in kept])
+        fv = np.concatenate([_frame_vectors(r, bundle.families, bundle.temporal) for r in kept])
         fy = np.concatenate([np.full(r.matrix.shape[0], r.item.y) for r in kept])
         acc.frame_scores.extend(bundle.score(fv).tolist())
         acc.frame_y.extend(fy.tolist())

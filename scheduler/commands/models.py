@@ -114,14 +114,14 @@ def train(
     describe: str,
 ) -> None:
     """Train an SVM bundle from manifests (grouped CV, threshold on the dev split)."""
-    from common.features import FAMILY_NAMES
+    from common.features import DEFAULT_FAMILIES
     from models.training import TrainOptions, run_training
 
     settings = settings_for(ctx)
     opt = TrainOptions(
         out=out,
         name=name,
-        families=tuple(families.split(",")) if families else FAMILY_NAMES,
+        families=tuple(families.split(",")) if families else DEFAULT_FAMILIES,
         temporal=not no_temporal,
         self_blend=self_blend or pseudo_only,
         pseudo_only=pseudo_only,

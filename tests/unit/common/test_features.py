@@ -17,21 +17,28 @@ from _media import astronaut_bgr
 from common.faces import crop_square, face_mask
 from common.features import (
     ALL_FAMILIES,
+    CLIP_FAMILIES,
+    CLIP_NAMES,
     FAMILIES,
     FAMILY_NAMES,
     FEATURE_VERSION,
     FeatureFamily,
+    compatible,
     frame_slices,
     frame_vector,
     select,
+    select_clips,
     video_layout,
     video_length,
     video_vector,
 )
 from common.features.boundary import boundary_features
+from common.features.flicker import LENGTH as FLICKER_LENGTH
 from common.features.iqm import MEASURES, iqm_features
+from common.features.landmarks import LENGTH as LANDMARK_LENGTH
 from common.features.regions import regions
 from common.features.spectrum import BINS, spectrum_features
+from common.features.surround import LENGTH as SURROUND_LENGTH
 from common.features.temporal import temporal_features
 from common.features.texture import NBINS, RADII, RIU2, P, lbp_riu2, texture_features
 from common.types import Box
@@ -98,9 +105,27 @@ def blur(crop: np.ndarray, sigma: float = 2.0) -> np.ndarray:
 
 
 def test_registry_order_and_version() -> None:
-    assert FAMILY_NAMES == ("frequency", "quality", "boundary", "texture")
-    assert (*FAMILY_NAMES, "temporal") == ALL_FAMILIES
+    assert FAMILY_NAMES == ("frequency", "quality", "boundary", "texture", "surround")
+    assert CLIP_NAMES == ("flicker", "landmarks")
+    assert (*FAMILY_NAMES, "temporal", *CLIP_NAMES) == ALL_FAMILIES
     assert isinstance(FEATURE_VERSION, str) and FEATURE_VERSION
+    # Clip family names pass select() (a bundle lists them with the rest) and select_clips()
+    # picks them, in registry order.
+    assert select(["landmarks", "frequency"]) == select(["frequency"])
+    assert [f.name for f in select_clips(["landmarks", "texture", "flicker"])] == [
+        "flicker",
+        "landmarks",
+    ]
+    with pytest.raises(ValueError, match="unknown"):
+        select_clips(["wobble"])
+
+
+def test_unchanged_families_keep_older_bundles_usable() -> None:
+    old = ["frequency", "quality", "boundary", "texture", "temporal"]
+    assert compatible(FEATURE_VERSION, [*old, "surround", "flicker"])
+    assert compatible("1.1", old)
+    assert not compatible("1.1", [*old, "surround"])  # 1.1 had no surround family
+    assert not compatible("1.0", old) and not compatible(None, old)
     assert select(None) == FAMILIES
     # Selection keeps registry order whatever order is asked for.
     assert [f.name for f in select(["texture", "frequency"])] == ["frequency", "texture"]
@@ -124,6 +149,11 @@ def test_documented_lengths() -> None:
         "quality": 2 * len(MEASURES),
         "boundary": 13,
         "texture": 2 * len(RADII) * NBINS,
+        "surround": SURROUND_LENGTH,
+    }
+    assert {f.name: f.length for f in CLIP_FAMILIES} == {
+        "flicker": FLICKER_LENGTH,
+        "landmarks": LANDMARK_LENGTH,
     }
 
 

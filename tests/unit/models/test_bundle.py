@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.features import ALL_FAMILIES, FAMILY_NAMES, FEATURE_VERSION, select, video_length
+from common.features import (
+    FAMILY_NAMES,
+    FEATURE_VERSION,
+    compatible,
+    select,
+    select_clips,
+    video_length,
+)
+from common.settings import load_settings
 from models.bundle import (
     DEFAULT_BUNDLE,
     META,
@@ -29,7 +37,7 @@ from models.trusted import Trust
 
 def _fit(families: tuple[str, ...] = FAMILY_NAMES, temporal: bool = True, seed: int = 0):
     """A tiny pipeline on random vectors of the right length (fakes shifted by +1)."""
-    d = video_length(select(families), temporal)
+    d = video_length(select(families), temporal, select_clips(families))
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, d)).astype(np.float32)
     y = np.array([0, 1] * 20)
@@ -52,7 +60,7 @@ def _bundle(families: tuple[str, ...] = FAMILY_NAMES, temporal: bool = True) -> 
 
 
 def _vectors(families: tuple[str, ...] = FAMILY_NAMES, temporal: bool = True) -> np.ndarray:
-    d = video_length(select(families), temporal)
+    d = video_length(select(families), temporal, select_clips(families))
     return np.random.default_rng(42).normal(size=(8, d)).astype(np.float32)
 
 
@@ -237,7 +245,7 @@ def test_explain_one_entry_per_family(saved: tuple[Path, ModelBundle]) -> None:
     bundle = _vouched(folder)
     x = _vectors()
     out = bundle.explain(x[:1])
-    assert list(out) == list(ALL_FAMILIES)
+    assert list(out) == [*FAMILY_NAMES, "temporal"]
     assert all(isinstance(v, float) and -1.0 <= v <= 1.0 for v in out.values())
 
 
@@ -272,10 +280,24 @@ def test_score_explained_is_score_and_explain(saved: tuple[Path, ModelBundle]) -
 def test_default_bundle_loads() -> None:
     bundle = load_bundle()
     assert load_bundle(DEFAULT_BUNDLE).version == bundle.version
-    assert bundle.meta["feature_version"] == FEATURE_VERSION
+    used = [*bundle.families, *(["temporal"] if bundle.temporal else [])]
+    assert compatible(bundle.meta["feature_version"], used)
     assert 0.0 < bundle.threshold < 1.0
     assert bundle.meta["training_data"]["description"]
     d = video_length(select(bundle.families), bundle.temporal)
     x = np.zeros((1, d), np.float32)
     assert 0.0 <= bundle.score(x)[0] <= 1.0
     assert set(bundle.explain(x)) == set(bundle.families) | {"temporal"}
+
+
+def test_clip_families_are_explained_after_the_frame_ones(tmp_path: Path) -> None:
+    fams = ("boundary", "landmarks", "flicker")
+    save_bundle(_bundle(families=fams), tmp_path / "b")
+    bundle = _vouched(tmp_path / "b")
+    assert [f.name for f in bundle.extract_config(load_settings(), 16).clips] == [
+        "flicker",
+        "landmarks",
+    ]
+    x = _vectors(fams)
+    assert x.shape[1] == video_length(select(fams), True, select_clips(fams))
+    assert list(bundle.explain(x[:1])) == ["boundary", "temporal", "flicker", "landmarks"]
