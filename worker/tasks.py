@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import make_engine, session_factory, session_scope, upsert_scan
 from common.errors import ScanError
+from common.media import redacted_url
 from common.settings import Settings
 from common.types import ScanResult
 
@@ -101,7 +102,7 @@ def _scan(task: Task, settings: Settings, url: str, model_version: str | None) -
         return scanner.scan(url, raise_retryable=True)
     except ScanError as exc:  # only retryable errors escape the scanner
         if not _last_try(task):
-            log.warning("retrying %s after %s (%s)", url, exc.code, exc.message)
+            log.warning("retrying %s after %s (%s)", redacted_url(url), exc.code, exc.message)
             raise  # autoretry_for: Celery schedules the retry
         # Out of retries: a transient error that persisted is recorded like a permanent one.
         attempts = task.request.retries + 1

@@ -102,6 +102,15 @@ def test_a_persistent_transient_error_is_recorded_once_out_of_retries(
     assert out["error"]["code"] == "fetch_failed"
 
 
+def test_a_password_in_the_url_stays_out_of_the_log(task_env, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    task, video_id, _, _ = task_env
+    _use(monkeypatch, FakeScanner(failures=1))
+    with caplog.at_level("WARNING", logger="worker.tasks"):
+        task.apply(args=[video_id, "https://alice:s3cret@example.test/v.mp4", "m1"]).get()
+    assert "retrying https://alice:***@example.test/v.mp4 after fetch_failed" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
 def test_model_mismatch_is_recorded_under_the_batch_version_without_scanning(
     task_env, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
