@@ -52,6 +52,8 @@ class Extraction:
     timings: dict[str, float] = field(default_factory=dict)
     # Face size, frame size, length...: for evaluations only, never a feature.
     nuisance: Nuisance | None = None
+    # The face crops measured (after any transform), in frame order: what explain pages draw.
+    faces: list[Face] = field(default_factory=list)
 
 
 class _Timed:
@@ -177,5 +179,13 @@ def extract(
     vector = video_vector(matrix, cfg.families, cfg.temporal, clip if cfg.clips else None)
     timer.add("features", time.perf_counter() - t0)
     return Extraction(
-        matrix, vector, clip, len(frames), len(faces), media.sha256, timer.t, nuisance=nuisance
+        matrix,
+        vector,
+        clip,
+        len(frames),
+        len(faces),
+        media.sha256,
+        timer.t,
+        nuisance=nuisance,
+        faces=faces,
     )

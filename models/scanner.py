@@ -12,7 +12,7 @@ import logging
 import time
 
 from common.errors import ScanError, ScanTimeout, from_os_error, internal_error, utf8_safe
-from common.extract import ExtractConfig, extract
+from common.extract import ExtractConfig, Extraction, FaceTransform, extract
 from common.image_size import preload as preload_image_headers
 from common.settings import Settings
 from common.target_policy import check_worker_target
@@ -62,13 +62,26 @@ class Scanner:
         return self.bundle.version
 
     def scan(self, target: str, *, raise_retryable: bool = False) -> ScanResult:
+        return self.examine(target, raise_retryable=raise_retryable)[0]
+
+    def examine(
+        self,
+        target: str,
+        *,
+        raise_retryable: bool = False,
+        transform: FaceTransform | None = None,
+    ) -> tuple[ScanResult, Extraction | None]:
+        """:meth:`scan`, and the extraction it scored (None when the scan failed): the faces
+        and frame vectors behind the score, for explain pages. ``transform`` edits each face
+        crop before it is measured (a self-blend, to show what a blend looks like)."""
         t0 = time.perf_counter()
         shown = utf8_safe(target)  # a file name's stray bytes, escaped for output and storage
         result = ScanResult(target=shown, model_version=self.model_version)
+        ex = None
         try:
             if not self.local_files:
                 check_worker_target(target, self.settings)
-            ex = extract(target, self.settings, self.cfg)
+            ex = extract(target, self.settings, self.cfg, transform=transform)
             t1 = time.perf_counter()
             scores, result.families = self.bundle.score_explained(ex.vector)
             score = float(scores[0])
@@ -91,4 +104,4 @@ class Scanner:
             log.exception("unexpected failure scanning %s", shown)
             result.error = internal_error(exc).as_dict()
         result.seconds = time.perf_counter() - t0
-        return result
+        return result, (None if result.error else ex)
