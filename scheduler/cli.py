@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from common.settings import load_settings
-from scheduler.commands import bench, distributed, models, recovery, scan
+from scheduler.commands import bench, distributed, explain, models, recovery, scan
 from scheduler.commands.scan import EXIT_SOME_ERRORS
 from scheduler.options import BUNDLE_NOTE
 
@@ -25,7 +25,7 @@ def main(ctx: click.Context) -> None:
     ctx.obj["settings"] = load_settings()
 
 
-for _commands in (scan, models, distributed, recovery, bench):
+for _commands in (scan, explain, models, distributed, recovery, bench):
     _commands.register(main)
 
 if __name__ == "__main__":
