@@ -66,6 +66,25 @@ def model_version(settings: Settings) -> str:
     return version_of(meta)
 
 
+LATEST = "last"
+
+
+class BatchRef(click.ParamType):
+    """A batch id, or ``last`` for the newest batch (an embedded ``dfscan scan`` run is one)."""
+
+    name = "BATCH"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | str:
+        if isinstance(value, int) or value == LATEST:
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is neither a batch id nor {LATEST!r}", param, ctx)
+
+
 # What a model bundle decides and how settings relate to it, for --help texts.
 BUNDLE_NOTE = (
     "A model bundle records how it was trained: its face detector and crop size always win "

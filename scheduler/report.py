@@ -39,14 +39,22 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts
 
 
-def _batch(session: Session, batch_id: int) -> Batch:
+def get_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise UnknownBatch(f"no batch {batch_id}")
     return batch
 
 
-def _batch_scans(batch: Batch) -> Select[Any]:
+def latest_batch_id(session: Session) -> int:
+    """The newest batch's id (``dfscan report last``)."""
+    newest = session.scalar(select(func.max(Batch.id)))
+    if newest is None:
+        raise UnknownBatch("no batch in this database yet")
+    return int(newest)
+
+
+def batch_scans(batch: Batch) -> Select[Any]:
     """FROM batch_items LEFT JOIN scans (this batch's model) JOIN videos, for one batch."""
     return (
         select()
@@ -94,7 +102,7 @@ class BatchStatus:
 def batch_status(session: Session, batch_id: int, now: datetime | None = None) -> BatchStatus:
     """done/failed/pending counts, the scan rate (overall and over the last minute), an ETA
     and how long ago the latest result landed."""
-    batch = _batch(session, batch_id)
+    batch = get_batch(session, batch_id)
     now = now or datetime.now(UTC)
     created = _aware(batch.created_at)
     finished = Scan.status.in_(("done", "failed"))
@@ -103,7 +111,7 @@ def batch_status(session: Session, batch_id: int, now: datetime | None = None) -
     fresh = and_(finished, Scan.updated_at >= batch.created_at)
     window_start = max(created, now - timedelta(seconds=RATE_WINDOW_S))
     row = session.execute(
-        _batch_scans(batch).add_columns(
+        batch_scans(batch).add_columns(
             func.count(),
             _count_if(Scan.status == "done"),
             _count_if(Scan.status == "failed"),
@@ -166,11 +174,11 @@ class BatchReport:
 
 
 def batch_report(session: Session, batch_id: int) -> BatchReport:
-    batch = _batch(session, batch_id)
+    batch = get_batch(session, batch_id)
     rep = BatchReport(batch_id=batch.id, model_version=batch.model_version)
     # One GROUP BY over (truth, verdict, status): every count below is a sum of its cells.
     grouped = session.execute(
-        _batch_scans(batch)
+        batch_scans(batch)
         .add_columns(Video.label, Scan.label, Scan.status, func.count())
         .group_by(Video.label, Scan.label, Scan.status)
     )
@@ -191,7 +199,7 @@ def batch_report(session: Session, batch_id: int) -> BatchReport:
             rep.labelled_real += n
             rep.real_as_fake += n if verdict == "fake" else 0
     by_code = session.execute(
-        _batch_scans(batch)
+        batch_scans(batch)
         .add_columns(Scan.error_code, func.count())
         .where(Scan.status == "failed")
         .group_by(Scan.error_code)
@@ -205,7 +213,7 @@ def batch_report(session: Session, batch_id: int) -> BatchReport:
 
 def _scores_and_truth(session: Session, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
     rows = session.execute(
-        _batch_scans(batch)
+        batch_scans(batch)
         .add_columns(Scan.score, Video.label)
         .where(Scan.status == "done", Scan.score.is_not(None), Video.label.in_(("fake", "real")))
         .execution_options(yield_per=10_000)
@@ -283,7 +291,7 @@ def flagged_query(
 
 
 def iter_flagged(session: Session, batch_id: int | None = None, **filters: Any) -> Iterator[dict]:
-    batch = _batch(session, batch_id) if batch_id is not None else None
+    batch = get_batch(session, batch_id) if batch_id is not None else None
     rows = session.execute(flagged_query(batch=batch, **filters).execution_options(yield_per=1000))
     for row in rows:
         record = dict(zip(FLAGGED_COLUMNS, row, strict=True))

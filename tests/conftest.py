@@ -1,5 +1,6 @@
 """Fixtures for the real services that scripts/test starts (Redis, PostgreSQL, moto_server),
-and for the small deployment the integration tests run on them (tests/_cluster.py).
+for the small deployment the integration tests run on them (tests/_cluster.py), and the
+browser it installs (Debian's chromium, run headless by the page tests).
 
 Each service is found through a DFSCAN_TEST_* variable. Without it the test is skipped with
 the reason, so a plain `pytest` on a laptop still runs the rest; under scripts/test
@@ -118,6 +119,12 @@ def s3_bucket(s3_endpoint: str) -> str:
     )
     client.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary scripts/test found or installed, for headless page renders."""
+    return _service("DFSCAN_TEST_CHROMIUM", "Debian's chromium")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -21,7 +21,7 @@ import click
 from sqlalchemy.orm import Session
 
 from common.db import session_scope
-from scheduler.options import BadList, celery_app_for, settings_for
+from scheduler.options import LATEST, BadList, BatchRef, celery_app_for, settings_for
 from scheduler.options import model_version as bundle_version
 from scheduler.options import sessions_for as _sessions
 from scheduler.outages import reported
@@ -96,21 +96,22 @@ def submit(
     )
 
 
-def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id: int) -> T:
-    """Run a per-batch query in one session; an unknown batch is a usage error, a database
-    that cannot be reached one line and exit 4."""
-    from scheduler.report import UnknownBatch
+def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch: int | str) -> T:
+    """Run a per-batch query in one session (``last``: the newest batch); an unknown batch
+    is a usage error, a database that cannot be reached one line and exit 4."""
+    from scheduler.report import UnknownBatch, latest_batch_id
 
     settings = settings_for(ctx)
     try:
         with reported(settings.database_url), session_scope(_sessions(settings)) as session:
+            batch_id = latest_batch_id(session) if batch == LATEST else int(batch)
             return query(session, batch_id)
     except UnknownBatch as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 @click.command()
-@click.argument("batch_id", type=int)
+@click.argument("batch_id", type=BatchRef())
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one object per line)")
 @click.option("--watch", is_flag=True, help="print again every --interval until none pending")
 @click.option(
@@ -126,14 +127,15 @@ def _read_batch(ctx: click.Context, query: Callable[[Session, int], T], batch_id
 @click.pass_context
 def status(
     ctx: click.Context,
-    batch_id: int,
+    batch_id: int | str,
     as_json: bool,
     watch: bool,
     interval: float,
     stall_after: float,
 ) -> None:
-    """Progress of BATCH_ID: done / failed / pending, videos/s over the last minute, an ETA,
-    and a STALLED line (with the recovery command) when results stopped coming."""
+    """Progress of BATCH_ID (or `last`): done / failed / pending, videos/s over the last
+    minute, an ETA, and a STALLED line (with the recovery command) when results stopped
+    coming."""
     from scheduler import watch as view
     from scheduler.report import batch_status
     from worker.celery_app import visibility_timeout
@@ -162,14 +164,63 @@ def _pct(x: float | None) -> str:
 
 
 @click.command()
-@click.argument("batch_id", type=int)
+@click.argument("batch_id", type=BatchRef())
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="also write the review page DIR/index.html (histogram, flagged videos, failures)",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="--html: flagged videos listed, highest score first",
+)
+@click.option(
+    "--explain",
+    "explain_n",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="--html: make the explain pages of the N highest-scored flagged videos",
+)
+@click.option(
+    "--thumbnails/--no-thumbnails",
+    default=True,
+    show_default=True,
+    help="--html: read each listed flagged video again for a face thumbnail",
+)
 @click.pass_context
-def report(ctx: click.Context, batch_id: int, as_json: bool) -> None:
-    """FAR, FRR, EER and counts of BATCH_ID against the labels its list carried."""
+def report(
+    ctx: click.Context,
+    batch_id: int | str,
+    as_json: bool,
+    html_dir: Path | None,
+    limit: int,
+    explain_n: int,
+    thumbnails: bool,
+) -> None:
+    """FAR, FRR, EER and counts of BATCH_ID (or `last`) against the labels its list carried.
+
+    With --html DIR, also the analyst's review page: counts, error rates, the score
+    histogram, the flagged videos with face thumbnails and driving families, and the failures
+    by error code.
+    """
     from scheduler.report import batch_report
 
     rep = _read_batch(ctx, batch_report, batch_id)
+    if html_dir is not None:
+        from scheduler.review import PageOptions, write_review
+
+        opts = PageOptions(limit=limit, explain=explain_n, thumbnails=thumbnails)
+        settings = settings_for(ctx)
+        page = _read_batch(
+            ctx, lambda s, b: write_review(html_dir, s, b, settings, opts), rep.batch_id
+        )
+        click.echo(f"review page: {page}", err=True)
     if as_json:
         click.echo(json.dumps(rep.as_json()))
         return
