@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -106,6 +107,43 @@ def extraction_overrides(f: F) -> F:
         type=click.Choice(SAMPLINGS),
         help="Frame sampling (default: the model's, else spread).",
     )(f)
+
+
+def scan_reading(f: F) -> F:
+    """How a scan reads a video and judges it, for every command that scans (scan, explain):
+    ``--frames``, ``--sampling``/``--tracking``, ``--model`` and ``--threshold``; see
+    :func:`reading_settings`."""
+    f = click.option(
+        "--threshold",
+        type=click.FloatRange(0, 1),
+        help="Label fake at P(fake) >= this (default: the model's threshold).",
+    )(f)
+    f = click.option(
+        "--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder."
+    )(f)
+    f = extraction_overrides(f)
+    return click.option("--frames", type=int, help="Frames sampled per video (default 16).")(f)
+
+
+def reading_settings(
+    ctx: click.Context,
+    frames: int | None,
+    sampling: str | None,
+    tracking: str | None,
+    model_path: Path | None,
+    threshold: float | None,
+    **overrides: object,
+) -> Settings:
+    """The settings with the :func:`scan_reading` options (and ``overrides``) applied."""
+    return settings_for(
+        ctx,
+        frames_per_video=frames,
+        sampling=sampling,
+        tracking=tracking,
+        model_path=model_path,
+        threshold=threshold,
+        **overrides,
+    )
 
 
 def training_reading(f: F) -> F:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scheduler.commands.scan import EXIT_SOME_ERRORS
-from scheduler.options import BUNDLE_NOTE, extraction_overrides, settings_for
+from scheduler.options import BUNDLE_NOTE, reading_settings, scan_reading
 
 
 def _one_target(raw: str, param: str) -> str:
@@ -40,14 +40,7 @@ def _one_target(raw: str, param: str) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for index.html, explain.json and the PNGs.",
 )
-@click.option("--frames", type=int, help="Frames sampled per video (default 16).")
-@extraction_overrides
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    help="Label fake at P(fake) >= this (default: the model's threshold).",
-)
+@scan_reading
 @click.pass_context
 def explain(
     ctx: click.Context,
@@ -73,14 +66,7 @@ def explain(
     from models.explain.page import write_explain
     from models.scanner import Scanner
 
-    settings = settings_for(
-        ctx,
-        frames_per_video=frames,
-        sampling=sampling,
-        tracking=tracking,
-        model_path=model_path,
-        threshold=threshold,
-    )
+    settings = reading_settings(ctx, frames, sampling, tracking, model_path, threshold)
     target = _one_target(video, "VIDEO")
     reference = _one_target(real, "--against") if real is not None else None
     scanner = Scanner(settings)

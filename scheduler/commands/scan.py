@@ -12,9 +12,9 @@ from common.types import ScanResult
 from scheduler.options import (
     BUNDLE_NOTE,
     BadList,
-    extraction_overrides,
     model_version,
-    settings_for,
+    reading_settings,
+    scan_reading,
 )
 
 EXIT_SOME_ERRORS = 3
@@ -71,15 +71,8 @@ def _public(r: ScanResult) -> dict[str, object]:
 @click.command(epilog=BUNDLE_NOTE)
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of results.")
-@click.option("--frames", type=int, help="Frames sampled per video (default 16).")
-@extraction_overrides
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle folder.")
+@scan_reading
 @click.option("--workers", type=int, help="Processes (default: all cores).")
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    help="Label fake at P(fake) >= this (default: the model's threshold).",
-)
 @click.option(
     "--db", "database_url", help="SQLAlchemy URL for results (default sqlite:///dfscan.db)."
 )
@@ -109,14 +102,14 @@ def scan(
     from scheduler.outages import reported
     from scheduler.targets import expand_all
 
-    settings = settings_for(
+    settings = reading_settings(
         ctx,
-        frames_per_video=frames,
-        sampling=sampling,
-        tracking=tracking,
-        model_path=model_path,
+        frames,
+        sampling,
+        tracking,
+        model_path,
+        threshold,
         workers=workers,
-        threshold=threshold,
         database_url=database_url,
     )
     model_version(settings)  # an untrusted or altered --model: one line, before any scan
