@@ -115,6 +115,7 @@ def write_explain(out: Path, video: Explanation, real: Explanation | None = None
     data = {
         "videos": [_video_json(r) for r in roles],
         "families": _family_names(roles),
+        "pushed": list(dict.fromkeys(k for r in roles for k in r.explanation.result.families)),
         "differences": diffs,
     }
     return write_page(out, "explain.html.j2", data, JSON_NAME, images=images)

@@ -122,6 +122,21 @@ def test_bad_input_gets_the_scans_error_code(
     assert_images_exist(out / "index.html", at_least=0)
 
 
+def test_a_reference_that_fails_leaves_the_video_shown(
+    videos: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "page"
+    missing = tmp_path / "original.mp4"
+    status, _ = _cli_explain(str(videos["fake"]), "--against", str(missing), "--out", str(out))
+    assert status == EXIT_SOME_ERRORS
+    data = json.loads((out / JSON_NAME).read_text())
+    video, real = data["videos"]
+    assert video["error"] is None and real["error"]["code"] == "not_found"
+    assert data["differences"] == [] and data["pushed"] == list(video["pushes"])
+    assert_images_exist(out / "index.html", at_least=8)
+    assert_numbers_match(out / "index.html", out / JSON_NAME, at_least=10)
+
+
 def test_untrusted_target_appears_as_text(tmp_path: Path, scanner: Scanner) -> None:
     target = str(tmp_path / "<script>alert(1)</script>.mp4")
     page = write_explain(tmp_path / "page", explain_target(target, scanner))
