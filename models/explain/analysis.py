@@ -96,6 +96,22 @@ def _clip_columns(name: str, length: int, model_families: tuple[FeatureFamily, .
     return column_names(name, length)
 
 
+def vector_columns(
+    families: tuple[FeatureFamily, ...], temporal: bool = True
+) -> dict[str, tuple[str, ...]]:
+    """Names of the video vector's columns by family (``video_layout``'s order): a frame
+    family's means, then its spreads over the frames; then the clip-level families."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, cols in video_layout(families, temporal).items():
+        fam = next((f for f in families if f.name == name), None)
+        if fam is None:
+            out[name] = _clip_columns(name, len(cols), families)
+            continue
+        own = column_names(fam.name, fam.length)
+        out[name] = (*(f"mean {c}" for c in own), *(f"spread {c}" for c in own))
+    return out
+
+
 def family_views(ex: Extraction, scanner: Scanner, pushes: dict[str, float]) -> list[FamilyView]:
     """Every registry family on the faces of ``ex``, then the model's clip-level families."""
     cfg, bundle = scanner.cfg, scanner.bundle
