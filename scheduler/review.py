@@ -196,10 +196,12 @@ def _batch_threshold(data: dict[str, Any], settings: Settings) -> float | None:
     """The threshold the batch was labelled at, when the bundle configured here made it."""
     if settings.threshold is not None:
         return settings.threshold
-    from models.bundle import BundleError, load_bundle
+    from models.bundle import BundleError, check_bundle, version_of
+    from models.trusted import Trust
 
     try:
-        bundle = load_bundle(settings.model_path)
+        meta = check_bundle(settings.model_path, Trust.from_settings(settings))
     except BundleError:
         return None
-    return bundle.threshold if bundle.version == data["status"]["model_version"] else None
+    same = version_of(meta) == data["status"]["model_version"]
+    return float(meta["threshold"]) if same else None

@@ -217,6 +217,8 @@ def report(
 
         opts = PageOptions(limit=limit, explain=explain_n, thumbnails=thumbnails)
         settings = settings_for(ctx)
+        if thumbnails or explain_n:
+            bundle_version(settings)  # the model that reads the videos again must be trusted
         page = _read_batch(
             ctx, lambda s, b: write_review(html_dir, s, b, settings, opts), rep.batch_id
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scheduler.commands.scan import EXIT_SOME_ERRORS
-from scheduler.options import BUNDLE_NOTE, reading_settings, scan_reading
+from scheduler.options import BUNDLE_NOTE, model_version, reading_settings, scan_reading
 
 
 def _one_target(raw: str, param: str) -> str:
@@ -67,6 +67,7 @@ def explain(
     from models.scanner import Scanner
 
     settings = reading_settings(ctx, frames, sampling, tracking, model_path, threshold)
+    model_version(settings)  # an untrusted or altered --model: one line, before any scan
     target = _one_target(video, "VIDEO")
     reference = _one_target(real, "--against") if real is not None else None
     scanner = Scanner(settings)
