@@ -24,6 +24,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    # Containers often give /dev/shm 64 MB, too little for a tall page's tiles.
+    "--disable-dev-shm-usage",
 )
 
 
