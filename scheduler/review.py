@@ -161,7 +161,7 @@ def _with_faces(
             face = ex.faces[0] if ex.faces else None
             code = ex.result.error["code"] if ex.result.error else ""
         elif opts.thumbnails:
-            face, code = face_thumbnail(row["url"], scanner, settings)
+            face, code = face_thumbnail(row["url"], scanner)
         if face is not None:
             row["thumbnail"] = f"thumbs/{row['video_id']}.png"
             figures.write_thumbnail(face, out / row["thumbnail"])

@@ -17,7 +17,6 @@ from common.errors import ScanError
 from common.extract import Extraction, FaceTransform, extract
 from common.features import FAMILIES, TEMPORAL, FeatureFamily, frame_slices, video_layout
 from common.features.pictures import Picture, column_names, picture_of, values_picture
-from common.settings import Settings
 from common.types import Face, ScanResult
 from models.scanner import Scanner
 
@@ -164,12 +163,12 @@ def explain_target(
     return out
 
 
-def face_thumbnail(target: str, scanner: Scanner, settings: Settings) -> tuple[Face | None, str]:
+def face_thumbnail(target: str, scanner: Scanner) -> tuple[Face | None, str]:
     """The first face of a few frames of ``target`` (a review page's thumbnail), or None and
     the scan's error code."""
     cfg = replace(scanner.cfg, frames=3)
     try:
-        ex = extract(target, settings, cfg)
+        ex = extract(target, scanner.settings, cfg)
     except ScanError as exc:
         return None, exc.code
     return ex.faces[0], ""
