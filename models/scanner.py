@@ -61,6 +61,11 @@ class Scanner:
     def model_version(self) -> str:
         return self.bundle.version
 
+    def check_target(self, target: str) -> None:
+        """Raise the policy's error (``blocked_path``...) if this scanner may not read it."""
+        if not self.local_files:
+            check_worker_target(target, self.settings)
+
     def scan(self, target: str, *, raise_retryable: bool = False) -> ScanResult:
         return self.examine(target, raise_retryable=raise_retryable)[0]
 
@@ -79,8 +84,7 @@ class Scanner:
         result = ScanResult(target=shown, model_version=self.model_version)
         ex = None
         try:
-            if not self.local_files:
-                check_worker_target(target, self.settings)
+            self.check_target(target)
             ex = extract(target, self.settings, self.cfg, transform=transform)
             t1 = time.perf_counter()
             scores, result.families = self.bundle.score_explained(ex.vector)

@@ -237,7 +237,7 @@ def main() -> int:
 
 def measure_ffpp(dev: Path) -> dict:
     pairs = ffpp_pairs(dev)
-    scanner = Scanner(load_settings(workers=1))
+    scanner = Scanner(load_settings(workers=1), local_files=True)
     seen: dict[Path, Measured] = {}
     videos = sorted({p.fake for p in pairs} | {p.original for p in pairs})
     for i, path in enumerate(videos, 1):

@@ -48,7 +48,7 @@ def pictures(docs: Path, seed: int) -> dict:
 
     out = docs.resolve() / "artifacts"
     out.mkdir(parents=True, exist_ok=True)
-    scanner = Scanner(load_settings(workers=1))
+    scanner = Scanner(load_settings(workers=1), local_files=True)
     with tempfile.TemporaryDirectory(prefix="dfscan-artifacts-") as tmp, chdir(tmp):
         # Relative: the page names the video as the README's commands do.
         sample = str(make_sample(Path("sample.mp4")))

@@ -36,6 +36,8 @@ from scheduler.targets import Refused, Target
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_SOURCE = "embedded pid"  # how a batch of this mode is recorded (batches.source)
+
 _SCANNER = None
 
 
@@ -53,8 +55,7 @@ def _init_worker(settings: Settings) -> None:
 def _scan(target: Target) -> ScanResult:
     assert _SCANNER is not None
     if isinstance(target, Refused):
-        error = {"code": target.code, "message": target.message}
-        return ScanResult(target=target.target, model_version=_SCANNER.model_version, error=error)
+        return target.result(_SCANNER.model_version)
     return _SCANNER.scan(target)
 
 
@@ -115,7 +116,7 @@ def _record(
         if not batch:
             row = Batch(
                 name=f"scan {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
-                source=f"embedded pid {os.getpid()}",
+                source=f"{EMBEDDED_SOURCE} {os.getpid()}",
                 model_version=result.model_version or "",
                 total=total,
             )

@@ -23,6 +23,7 @@ from common.db import Scan, Video
 from common.settings import Settings
 from models.pages import figures
 from models.pages.html import write_page
+from scheduler.embedded import EMBEDDED_SOURCE
 from scheduler.report import (
     batch_report,
     batch_scans,
@@ -126,6 +127,7 @@ def flagged(session: Session, batch_id: int, limit: int) -> list[dict[str, Any]]
 def review_data(session: Session, batch_id: int, limit: int) -> dict[str, Any]:
     rep = batch_report(session, batch_id)
     return {
+        "embedded": get_batch(session, batch_id).source.startswith(EMBEDDED_SOURCE),
         "status": batch_status(session, batch_id).as_json(),
         "report": rep.as_json(),
         "histogram": score_histogram(session, batch_id),
@@ -149,7 +151,9 @@ def _with_faces(
     from models.explain.page import write_explain
     from models.scanner import Scanner
 
-    scanner = Scanner(settings)
+    # A batch of the embedded scan names the user's own files; any other was submitted, and
+    # is read as its workers read it (URLs; files only under DFSCAN_LOCAL_ROOT).
+    scanner = Scanner(settings, local_files=data["embedded"])
     (out / "thumbs").mkdir(parents=True, exist_ok=True)
     for k, row in enumerate(data["flagged"]):
         sub = f"explain/{row['video_id']}"

@@ -27,6 +27,7 @@ from common.errors import (
     utf8_safe,
 )
 from common.media import IMAGE_SUFFIXES, is_remote
+from common.types import ScanResult
 from scheduler.lists import LIST_SUFFIXES, ListError, read_list
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class Refused:
     @classmethod
     def of(cls, target: str, error: ScanError) -> Refused:
         return cls(utf8_safe(target), error.code, error.message)
+
+    def result(self, model_version: str) -> ScanResult:
+        """Its scan result: the error it was refused with."""
+        error = {"code": self.code, "message": self.message}
+        return ScanResult(target=self.target, model_version=model_version, error=error)
 
 
 Target = str | Refused

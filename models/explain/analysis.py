@@ -168,6 +168,7 @@ def face_thumbnail(target: str, scanner: Scanner) -> tuple[Face | None, str]:
     the scan's error code."""
     cfg = replace(scanner.cfg, frames=3)
     try:
+        scanner.check_target(target)  # read only what the scanner itself may read
         ex = extract(target, scanner.settings, cfg)
     except ScanError as exc:
         return None, exc.code

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scheduler.commands.scan import EXIT_SOME_ERRORS
 from scheduler.options import BUNDLE_NOTE, model_version, reading_settings, scan_reading
 
+if TYPE_CHECKING:
+    from models.explain.analysis import Explanation
+    from scheduler.targets import Target
 
-def _one_target(raw: str, param: str) -> str:
-    """The single target ``raw`` names; a folder of videos or a list is a usage error."""
+
+def _one_target(raw: str, param: str) -> Target:
+    """The single target ``raw`` names (or its refusal: scanned, it gets the error code
+    ``dfscan scan`` gives it); a folder of videos or a list is a usage error."""
     from scheduler.targets import expand
 
     try:
-        targets = list(expand(raw))
-    except ValueError as exc:
+        targets = expand(raw)
+    except ValueError as exc:  # a list that is not a usable list
         raise click.BadParameter(str(exc), param_hint=param) from exc
     if len(targets) != 1:
         raise click.BadParameter(
@@ -62,17 +68,24 @@ def explain(
     differences named. Exit status as `dfscan scan`: 3 when a video could not be scanned
     (its error code is on the page), 2 usage errors.
     """
-    from models.explain.analysis import explain_target
+    from models.explain.analysis import Explanation, explain_target
     from models.explain.page import write_explain
     from models.scanner import Scanner
+    from scheduler.targets import Refused
 
     settings = reading_settings(ctx, frames, sampling, tracking, model_path, threshold)
     model_version(settings)  # an untrusted or altered --model: one line, before any scan
     target = _one_target(video, "VIDEO")
     reference = _one_target(real, "--against") if real is not None else None
-    scanner = Scanner(settings)
-    shown = explain_target(target, scanner)
-    against = explain_target(reference, scanner) if reference is not None else None
+    scanner = Scanner(settings, local_files=True)  # as dfscan scan: the user's own files
+
+    def explained(t: Target) -> Explanation:
+        if isinstance(t, Refused):
+            return Explanation(t.result(scanner.model_version), scanner.threshold)
+        return explain_target(t, scanner)
+
+    shown = explained(target)
+    against = explained(reference) if reference is not None else None
     page = write_explain(out, shown, against)
     for ex in (shown, against):
         if ex is None:

@@ -60,13 +60,14 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings(frames_per_video=FRAMES, workers=1)
+def settings(clips: dict[str, Path]) -> Settings:
+    """A distributed deployment's: workers may read local files under the clips' folder."""
+    return Settings(frames_per_video=FRAMES, workers=1, local_root=clips["real"].parent)
 
 
 @pytest.fixture(scope="module")
 def scanner(settings: Settings) -> Scanner:
-    return Scanner(settings)
+    return Scanner(settings)  # a worker's: the target policy applies
 
 
 def _batch(engine: Engine, clips: dict[str, Path], scanner: Scanner) -> int:
@@ -136,6 +137,14 @@ def test_review_page_of_a_batch(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in text
     assert (out / first["explain"]).is_file() and first["explain"] in parse(page).links
 
+    # A submitted batch is read again as its workers read it: without DFSCAN_LOCAL_ROOT, its
+    # local files are refused here too.
+    bare = settings.model_copy(update={"local_root": None})
+    with session_scope(session_factory(engine)) as s:
+        write_review(tmp_path / "bare", s, batch_id, bare, PageOptions())
+    rows = json.loads((tmp_path / "bare" / JSON_NAME).read_text())["flagged"]
+    assert [(r["thumbnail"], r["thumbnail_error"]) for r in rows] == [(None, "blocked_path")] * 2
+
 
 def test_report_html_cli_on_the_embedded_database(
     clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -179,7 +188,7 @@ document.getElementById("page").addEventListener("load", function () {
 def test_explain_page_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     """The sample video's page in a real browser: drawn, and at least 8 pictures shown."""
     sample = make_sample(tmp_path / "sample.mp4")  # what `dfscan sample` writes
-    scanner = Scanner(Settings(workers=1))
+    scanner = Scanner(Settings(workers=1), local_files=True)
     page = write_explain(tmp_path / "page", explain_target(str(sample), scanner))
 
     png = screenshot(page, tmp_path / "shot.png", (1280, 1600), binary=chromium)

@@ -39,7 +39,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def scanner() -> Scanner:
-    return Scanner(Settings(frames_per_video=FRAMES, workers=1))
+    return Scanner(Settings(frames_per_video=FRAMES, workers=1), local_files=True)
 
 
 @pytest.fixture(scope="module")
