@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.features import FAMILY_NAMES
 from common.settings import load_settings
-from models.explain.analysis import Explanation, explain_target, vector_columns
+from models.explain.analysis import Explanation, explain_target
 from models.scanner import Scanner
 from research.artifacts_doc import pictures, write_markdown
 
@@ -69,20 +70,36 @@ def ffpp_pairs(dev: Path) -> list[Pair]:
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """What a video's explain page shows, as numbers: its scan and every family's view."""
+    """What a video's explain page shows, as numbers: its scan and every family's view.
+
+    ``values``: per family, a frame family's mean then spread over the frames (what a model
+    reads of it), or a clip-level family's values; ``columns`` names them.
+    """
 
     score: float
-    z: np.ndarray  # the video vector in training SDs
+    values: dict[str, np.ndarray]
+    columns: dict[str, tuple[str, ...]]
     pushes: dict[str, float]
     measures: dict[str, dict[str, float]]  # family -> measure -> mean over the frames
 
 
 def measured(ex: Explanation) -> Measured | None:
-    if ex.result.error or ex.vector is None or ex.scale is None:
+    if ex.result.error:
         return None
+    values, columns = {}, {}
+    for v in ex.families:
+        if v.name in FAMILY_NAMES:
+            values[v.name] = np.concatenate([v.values.mean(axis=0), v.values.std(axis=0)])
+            columns[v.name] = (
+                *(f"mean {c}" for c in v.columns),
+                *(f"spread {c}" for c in v.columns),
+            )
+        else:
+            values[v.name], columns[v.name] = v.values[0], v.columns
     return Measured(
         score=float(ex.result.score or 0.0),
-        z=ex.vector / ex.scale,  # the scaler's mean cancels in a difference
+        values=values,
+        columns=columns,
         pushes=dict(ex.result.families),
         measures={v.name: {m: float(x.mean()) for m, x in v.measures.items()} for v in ex.families},
     )
@@ -125,48 +142,45 @@ def by_identity(pairs: list[Pair], diffs: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.mean(v, axis=0) for _, v in sorted(groups.items())])
 
 
-def analyse(pairs: list[Pair], seen: dict[Path, Measured], scanner: Scanner) -> dict:
+def family_effects(name: str, kept: list[Pair], seen: dict[Path, Measured]) -> dict:
+    """Paired effect sizes of one family's columns (d_z is the same in any units) and, for a
+    family the model uses, of its push."""
+    first = seen[kept[0].fake]
+    diffs = by_identity(
+        kept, [seen[p.fake].values[name] - seen[p.original].values[name] for p in kept]
+    )
+    d_z = np.array([paired(diffs[:, c])["d_z"] for c in range(diffs.shape[1])])
+    order = np.argsort(-np.nan_to_num(np.abs(d_z)))
+    names = first.columns[name]
+    out = {
+        "columns": len(names),
+        "in_model": name in first.pushes,
+        "large": int(np.sum(np.abs(np.nan_to_num(d_z)) >= LARGE)),
+        "medium": int(np.sum(np.abs(np.nan_to_num(d_z)) >= MEDIUM)),
+        "top": [{"column": names[k], "d_z": float(d_z[k])} for k in order[:3]],
+        "d_z": {names[k]: float(d_z[k]) for k in range(len(names))},
+    }
+    if out["in_model"]:
+        push = [np.array(seen[p.fake].pushes[name] - seen[p.original].pushes[name]) for p in kept]
+        out["push"] = paired(by_identity(kept, push))
+        out["push_fake"] = float(np.mean([seen[p.fake].pushes[name] for p in kept]))
+        out["push_original"] = float(np.mean([seen[p.original].pushes[name] for p in kept]))
+    return out
+
+
+def analyse(pairs: list[Pair], seen: dict[Path, Measured]) -> dict:
     kept = [p for p in pairs if p.fake in seen and p.original in seen]
-    columns = vector_columns(scanner.cfg.families, scanner.cfg.temporal)
-    layout = scanner_layout(scanner)
-    z = by_identity(kept, [seen[p.fake].z - seen[p.original].z for p in kept])
-    families = {}
-    for name, cols in layout.items():
-        d_z = np.array([paired(z[:, c])["d_z"] for c in cols])
-        order = np.argsort(-np.nan_to_num(np.abs(d_z)))
-        pushes = by_identity(
-            kept,
-            [np.array(seen[p.fake].pushes[name] - seen[p.original].pushes[name]) for p in kept],
-        )
-        families[name] = {
-            "columns": len(cols),
-            "large": int(np.sum(np.abs(np.nan_to_num(d_z)) >= LARGE)),
-            "medium": int(np.sum(np.abs(np.nan_to_num(d_z)) >= MEDIUM)),
-            "top": [{"column": columns[name][k], "d_z": float(d_z[k])} for k in order[:3]],
-            "d_z": {columns[name][k]: float(d_z[k]) for k in range(len(cols))},
-            "push": paired(pushes),
-            "push_fake": float(np.mean([seen[p.fake].pushes[name] for p in kept])),
-            "push_original": float(np.mean([seen[p.original].pushes[name] for p in kept])),
-        }
+    videos = {*(q.fake for q in pairs), *(q.original for q in pairs)}
+    scores = [np.array(seen[p.fake].score - seen[p.original].score) for p in kept]
     return {
         "pairs": len(kept),
         "identities": len({p.group for p in kept}),
         "methods": dict(sorted(Counter(p.method for p in kept).items())),
-        "failed": sorted(
-            {str(p) for p in {*(q.fake for q in pairs), *(q.original for q in pairs)} - set(seen)}
-        ),
-        "score": paired(
-            by_identity(kept, [np.array(seen[p.fake].score - seen[p.original].score) for p in kept])
-        ),
-        "families": families,
+        "failed": sorted(str(p) for p in videos - set(seen)),
+        "score": paired(by_identity(kept, scores)),
+        "families": {n: family_effects(n, kept, seen) for n in seen[kept[0].fake].values},
         "measures": measure_effects(kept, seen),
     }
-
-
-def scanner_layout(scanner: Scanner) -> dict[str, list[int]]:
-    from common.features import video_layout
-
-    return video_layout(scanner.cfg.families, scanner.cfg.temporal)
 
 
 def _log_ratio(pair: Pair, seen: dict[Path, Measured], family: str, measure: str) -> float:
@@ -245,7 +259,7 @@ def measure_ffpp(dev: Path) -> dict:
         if m is not None:
             seen[path] = m
         print(f"{i}/{len(videos)} {path.relative_to(dev)}", file=sys.stderr, flush=True)
-    return analyse(pairs, seen, scanner)
+    return analyse(pairs, seen)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from models.scanner import Scanner
 
 ALPHA = 0.05  # family-wise, over the named measures (Holm)
 PICTURES = ("crops", "pushes", "family-frequency", "family-quality", "family-boundary")
-PICTURES += ("family-texture", "curves-boundary")
+PICTURES += ("family-texture", "family-surround", "curves-boundary")
 
 
 # --------------------------------------------------------------------------- pictures
@@ -126,11 +126,13 @@ def _effects(res: dict) -> list[str]:
         f"(d_z {_f(s['d_z'])}, p {_p(s['p'])}, higher for {100 * s['share_higher']:.0f}% "
         "of identities).",
         "",
-        "### Per family: the model's input",
+        "### Per family: every column",
         "",
-        "How many columns of the video vector (in training SDs) have a medium or large paired "
-        "effect, the three largest, and the family's push towards \"fake\" (the model's "
-        "ablation) on fakes and on originals.",
+        "Every family of the registry, also those the shipped model does not use (no push): "
+        "how many of its columns (a frame family's mean and spread over the frames, a "
+        "clip-level family's values) have a medium or large paired effect, the three largest, "
+        "and the family's push towards \"fake\" (the model's ablation) on fakes and on "
+        "originals.",
         "",
         "| family | columns | medium (\\|d_z\\| >= 0.5) | large (\\|d_z\\| >= 0.8) | "
         "largest effects (d_z) | push: fakes | push: originals | push d_z |",
@@ -138,11 +140,13 @@ def _effects(res: dict) -> list[str]:
     ]
     for name, f in res["families"].items():
         top = "; ".join(f"{t['column']} ({_f(t['d_z'], '+.2f')})" for t in f["top"])
-        lines.append(
-            f"| {name} | {f['columns']} | {f['medium']} | {f['large']} | {top} | "
-            f"{_f(f['push_fake'], '+.3f')} | "
-            f"{_f(f['push_original'], '+.3f')} | {_f(f['push']['d_z'], '+.2f')} |"
-        )
+        push = "– | – | not in the model"
+        if f.get("in_model", True):
+            push = (
+                f"{_f(f['push_fake'], '+.3f')} | {_f(f['push_original'], '+.3f')} | "
+                f"{_f(f['push']['d_z'], '+.2f')}"
+            )
+        lines.append(f"| {name} | {f['columns']} | {f['medium']} | {f['large']} | {top} | {push} |")
     methods_cols = list(res["methods"])
     lines += [
         "",
@@ -195,7 +199,9 @@ def _findings(res: dict) -> list[str]:
                 f"{m['family']} {m['measure']}, {_f(r['ratio'])}×."
             )
     moved = [
-        (k, f) for k, f in res["families"].items() if abs(np.nan_to_num(f["push"]["d_z"])) >= 0.2
+        (k, f)
+        for k, f in res["families"].items()
+        if "push" in f and abs(np.nan_to_num(f["push"]["d_z"])) >= 0.2
     ]
     if moved:
         lines += [
@@ -257,4 +263,13 @@ def _pictures_section(pics: dict) -> list[str]:
         "ring outside it:",
         "",
         "![texture](artifacts/family-texture.png)",
+        "",
+        "**surround** (not used by the shipped model): the finest rich-model residual and the "
+        "chroma detail, with the ring around the face outlined, and the family's face-vs-ring "
+        "log ratios:",
+        "",
+        "![surround](artifacts/family-surround.png)",
+        "",
+        "The clip families (flicker, landmarks) have no picture of their own yet: their pages "
+        "show their values.",
     ]

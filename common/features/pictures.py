@@ -1,19 +1,21 @@
 """Pictures of what each feature family measures, keyed by family name, beside the registry.
 
-An explain page (``dfscan explain``) shows every family of the registry. A family with an
-entry in :data:`PICTURES` gets its own picture: a pure function ``(crop, mask) -> Picture``
-of one face crop, giving maps over the crop and curves or bars (numbers only: the drawing
-is done above, in ``models.pages``), and named **measures**: positive magnitudes such as
-"boundary residual", compared between two videos as ratios ("2.3x the real's"). A family
-with no entry (a new one, or the clip-level temporal family) is drawn by
-:func:`values_picture`: its per-frame values as curves over the sampled frames, or its
-values as bars when it has one vector per clip. Adding a family's own picture is one
-function here and one line in :data:`PICTURES`; column names (:data:`COLUMNS`) are optional
-and fall back to ``name[k]``.
+An explain page (``dfscan explain``) shows every family of the registry. A frame family with
+an entry in :data:`PICTURES` gets its own picture: a pure function ``(crop, mask) ->
+Picture`` of one face crop, giving maps over the crop and curves or bars (numbers only: the
+drawing is done above, in ``models.pages``), and named **measures**: positive magnitudes
+such as "boundary residual", compared between two videos as ratios ("2.3x the real's"). A
+clip family (over the face track) gets its own from :data:`CLIP_PICTURES`, a function
+``FaceTrack -> Picture``. A family with no entry (a new one, or the temporal family) is
+drawn by :func:`values_picture`: its per-frame values as curves over the sampled frames, or
+its values as bars when it has one vector per clip. Adding a family's own picture is one
+function here and one line in a mapping. Column names come from :data:`COLUMNS`, else from
+the ``COLUMNS`` of the family function's module when their number fits, else ``name[k]``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,7 +27,10 @@ from common.features.boundary import boundary_features
 from common.features.iqm import MEASURES, iqm_features
 from common.features.regions import gray8, gray32, regions
 from common.features.spectrum import BINS, spectrum_features
+from common.features.surround import BAND_SIGMAS, SRM_FILTERS, surround_features
+from common.features.surround import COLUMNS as SURROUND_COLUMNS
 from common.features.texture import NBINS, RADII, P, lbp_riu2, texture_features
+from common.types import FaceTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class Picture:
 
 
 PictureFn = Callable[[np.ndarray, np.ndarray], Picture]
+ClipPictureFn = Callable[[FaceTrack], Picture]
 
 
 def _band_centres() -> np.ndarray:
@@ -200,13 +206,39 @@ def texture_picture(crop: np.ndarray, mask: np.ndarray) -> Picture:
     return Picture(panels, measures)
 
 
+def surround_picture(crop: np.ndarray, mask: np.ndarray) -> Picture:
+    """The finest rich-model residual and the chroma detail, with the ring outlined, and the
+    family's face-vs-ring log ratios."""
+    ycc = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32) / 255
+    y, cr = np.ascontiguousarray(ycc[..., 0]), np.ascontiguousarray(ycc[..., 1])
+    srm = np.abs(cv2.filter2D(y, -1, SRM_FILTERS[3], borderType=cv2.BORDER_REFLECT))
+    chroma = np.abs(cr - cv2.GaussianBlur(cr, (0, 0), BAND_SIGMAS[0]))
+    ratios = surround_features(crop, mask)
+    panels = (
+        Panel("rich-model residual (5x5 KV)", "map", srm, outline=True),
+        Panel("Cr detail |Cr - blurred|", "map", chroma, outline=True),
+        Panel("face vs ring", "bars", ratios[None, :], ticks=SURROUND_COLUMNS, ylabel="log ratio"),
+    )
+    reg = regions(mask)
+    measures = {
+        "rich-model residual vs ring": _region_mean(srm, reg.inner)
+        / (_region_mean(srm, reg.outer) + 1e-9),
+        "chroma detail vs ring": _region_mean(chroma, reg.inner)
+        / (_region_mean(chroma, reg.outer) + 1e-9),
+    }
+    return Picture(panels, measures)
+
+
 # Family name -> its own picture. A family missing here is drawn by values_picture.
 PICTURES: Mapping[str, PictureFn] = {
     "frequency": frequency_picture,
     "quality": quality_picture,
     "boundary": boundary_picture,
     "texture": texture_picture,
+    "surround": surround_picture,
 }
+# Clip family name -> its own picture of the face track (none yet: values_picture draws them).
+CLIP_PICTURES: Mapping[str, ClipPictureFn] = {}
 
 COLUMNS: Mapping[str, tuple[str, ...]] = {
     "frequency": (
@@ -224,20 +256,28 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def column_names(name: str, length: int) -> tuple[str, ...]:
-    """Names of a family's columns: its own when they fit its length, else ``name[k]``."""
-    own = COLUMNS.get(name, ())
-    return own if len(own) == length else tuple(f"{name}[{k}]" for k in range(length))
+def column_names(name: str, length: int, fn: Callable | None = None) -> tuple[str, ...]:
+    """Names of a family's columns (see the module docstring) that fit its ``length``."""
+    module = sys.modules.get(getattr(fn, "__module__", ""), None)
+    for own in (COLUMNS.get(name, ()), tuple(getattr(module, "COLUMNS", ()))):
+        if len(own) == length:
+            return own
+    return tuple(f"{name}[{k}]" for k in range(length))
 
 
-def values_picture(name: str, values: np.ndarray, frames: Sequence[int] | None = None) -> Picture:
+def values_picture(
+    name: str,
+    values: np.ndarray,
+    frames: Sequence[int] | None = None,
+    columns: Sequence[str] | None = None,
+) -> Picture:
     """The generic picture of a family without one of its own: its values over the frames.
 
     ``values`` (T, L): one row per sampled frame (curves, one per column, over ``frames``),
     or a single row for a family measured once per clip (bars over its columns).
     """
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    cols = column_names(name, values.shape[1])
+    cols = tuple(columns) if columns is not None else column_names(name, values.shape[1])
     if values.shape[0] == 1:
         panel = Panel(f"{name} values", "bars", values, ticks=cols, ylabel="value")
     else:
@@ -256,3 +296,7 @@ def values_picture(name: str, values: np.ndarray, frames: Sequence[int] | None =
 
 def picture_of(name: str) -> PictureFn | None:
     return PICTURES.get(name)
+
+
+def clip_picture_of(name: str) -> ClipPictureFn | None:
+    return CLIP_PICTURES.get(name)

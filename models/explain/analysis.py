@@ -15,9 +15,24 @@ import numpy as np
 
 from common.errors import ScanError
 from common.extract import Extraction, FaceTransform, extract
-from common.features import FAMILIES, TEMPORAL, FeatureFamily, frame_slices, video_layout
-from common.features.pictures import Picture, column_names, picture_of, values_picture
-from common.types import Face, ScanResult
+from common.features import (
+    CLIP_FAMILIES,
+    FAMILIES,
+    TEMPORAL,
+    ClipFamily,
+    FeatureFamily,
+    clip_vector,
+    frame_slices,
+    video_layout,
+)
+from common.features.pictures import (
+    Picture,
+    clip_picture_of,
+    column_names,
+    picture_of,
+    values_picture,
+)
+from common.types import Face, FaceTrack, ScanResult
 from models.scanner import Scanner
 
 
@@ -75,9 +90,9 @@ def _typical(values: np.ndarray) -> int:
 
 def _frame_view(fam: FeatureFamily, values: np.ndarray, faces: list[Face]) -> FamilyView:
     draw = picture_of(fam.name)
-    cols = column_names(fam.name, fam.length)
+    cols = column_names(fam.name, fam.length, fam.fn)
     if draw is None:
-        pic = values_picture(fam.name, values, [f.frame_index for f in faces])
+        pic = values_picture(fam.name, values, [f.frame_index for f in faces], cols)
         return FamilyView(fam.name, fam.reference, values, cols, pic, False, None)
     pictures = [draw(f.crop, f.mask) for f in faces]
     k = _typical(values)
@@ -95,50 +110,67 @@ def _clip_columns(name: str, length: int, model_families: tuple[FeatureFamily, .
     return column_names(name, length)
 
 
-def vector_columns(
-    families: tuple[FeatureFamily, ...], temporal: bool = True
-) -> dict[str, tuple[str, ...]]:
-    """Names of the video vector's columns by family (``video_layout``'s order): a frame
-    family's means, then its spreads over the frames; then the clip-level families."""
-    out: dict[str, tuple[str, ...]] = {}
-    for name, cols in video_layout(families, temporal).items():
-        fam = next((f for f in families if f.name == name), None)
-        if fam is None:
-            out[name] = _clip_columns(name, len(cols), families)
-            continue
-        own = column_names(fam.name, fam.length)
-        out[name] = (*(f"mean {c}" for c in own), *(f"spread {c}" for c in own))
-    return out
+def _frame_family(
+    fam: FeatureFamily, ex: Extraction, scanner: Scanner, pushes: dict[str, float]
+) -> FamilyView:
+    """A frame family, from the model's frame vectors when it uses the family."""
+    cfg = scanner.cfg
+    in_model = {f.name: sl for f, sl in zip(cfg.families, frame_slices(cfg.families), strict=True)}
+    if fam.name not in in_model:
+        values = np.stack([np.asarray(fam.fn(f.crop, f.mask), np.float64) for f in ex.faces])
+        return _frame_view(fam, np.nan_to_num(values), ex.faces)
+    values = ex.frame_matrix[:, in_model[fam.name]].astype(np.float64)
+    view = _frame_view(fam, values, ex.faces)
+    scaler = scanner.bundle.pipeline.named_steps["scale"]
+    layout = video_layout(cfg.families, cfg.temporal, cfg.clips)
+    means = layout[fam.name][: fam.length]  # the mean columns, then the spread ones
+    z = (values - scaler.mean_[means]) / scaler.scale_[means]
+    view.distance = np.sqrt((z**2).mean(axis=1))
+    view.push = pushes.get(fam.name)
+    return view
+
+
+def _clip_family(
+    fam: ClipFamily, ex: Extraction, scanner: Scanner, pushes: dict[str, float]
+) -> FamilyView:
+    """A clip family over the face track, from the model's vector when it uses the family."""
+    layout = video_layout(scanner.cfg.families, scanner.cfg.temporal, scanner.cfg.clips)
+    track = FaceTrack.of(ex.faces)
+    if fam.name in layout:
+        values = ex.vector[layout[fam.name]].astype(np.float64)
+    else:
+        values = clip_vector(track, (fam,)).astype(np.float64)
+    cols = column_names(fam.name, fam.length, fam.fn)
+    draw = clip_picture_of(fam.name)
+    pic = draw(track) if draw is not None else values_picture(fam.name, values[None], None, cols)
+    measures = {m: np.array([v]) for m, v in pic.measures.items()}
+    return FamilyView(
+        fam.name,
+        fam.reference,
+        values[None],
+        cols,
+        pic,
+        draw is not None,
+        None,
+        measures,
+        push=pushes.get(fam.name),
+    )
 
 
 def family_views(ex: Extraction, scanner: Scanner, pushes: dict[str, float]) -> list[FamilyView]:
-    """Every registry family on the faces of ``ex``, then the model's clip-level families."""
-    cfg, bundle = scanner.cfg, scanner.bundle
-    scaler = bundle.pipeline.named_steps["scale"]
-    layout = video_layout(cfg.families, cfg.temporal)
-    in_model = {f.name: sl for f, sl in zip(cfg.families, frame_slices(cfg.families), strict=True)}
-    views = []
-    for fam in FAMILIES:
-        if fam.name in in_model:
-            values = ex.frame_matrix[:, in_model[fam.name]].astype(np.float64)
-        else:
-            values = np.stack([np.asarray(fam.fn(f.crop, f.mask), np.float64) for f in ex.faces])
-        view = _frame_view(fam, values, ex.faces)
-        if fam.name in in_model:
-            means = layout[fam.name][: fam.length]  # the mean columns, then the spread ones
-            z = (values - scaler.mean_[means]) / scaler.scale_[means]
-            view.distance = np.sqrt((z**2).mean(axis=1))
-            view.push = pushes.get(fam.name)
-        views.append(view)
-    shown = {v.name for v in views}
-    for name, cols in layout.items():
-        if name in shown:
+    """Every registry family on the faces of ``ex``, in the video vector's order: the frame
+    families, the temporal family and any other the model has, then the clip families."""
+    cfg = scanner.cfg
+    views = [_frame_family(fam, ex, scanner, pushes) for fam in FAMILIES]
+    known = {f.name for f in (*FAMILIES, *CLIP_FAMILIES)}
+    for name, cols in video_layout(cfg.families, cfg.temporal, cfg.clips).items():
+        if name in known:
             continue
         values = ex.vector[cols][None, :].astype(np.float64)
         columns = _clip_columns(name, len(cols), cfg.families)
-        pic = values_picture(name, values)
-        pic = replace(pic, panels=tuple(replace(p, ticks=columns) for p in pic.panels))
+        pic = values_picture(name, values, None, columns)
         views.append(FamilyView(name, "", values, columns, pic, False, None, push=pushes.get(name)))
+    views += [_clip_family(fam, ex, scanner, pushes) for fam in CLIP_FAMILIES]
     return views
 
 
@@ -159,7 +191,7 @@ def explain_target(
     out.faces = ex.faces
     out.families = family_views(ex, scanner, result.families)
     out.vector, out.scale = ex.vector.astype(np.float64), np.asarray(scaler.scale_)
-    out.layout = video_layout(scanner.cfg.families, scanner.cfg.temporal)
+    out.layout = video_layout(scanner.cfg.families, scanner.cfg.temporal, scanner.cfg.clips)
     return out
 
 

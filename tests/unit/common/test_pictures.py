@@ -12,8 +12,9 @@ import pytest
 from _media import astronaut_bgr
 
 from common.faces import crop_square, face_mask
-from common.features import FAMILIES, FAMILY_NAMES
+from common.features import CLIP_FAMILIES, CLIP_NAMES, FAMILIES, FAMILY_NAMES
 from common.features.pictures import (
+    CLIP_PICTURES,
     PICTURES,
     Panel,
     column_names,
@@ -48,6 +49,7 @@ def pasted(crop: np.ndarray, mask: np.ndarray, sigma: float = 2.0) -> np.ndarray
 def test_every_picture_belongs_to_a_registry_family() -> None:
     # A picture keyed by a name the registry lost would never be shown.
     assert set(PICTURES) <= set(FAMILY_NAMES)
+    assert set(CLIP_PICTURES) <= set(CLIP_NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(PICTURES))
@@ -113,6 +115,18 @@ def test_boundary_residual_reads_the_band(face: np.ndarray, mask: np.ndarray) ->
     assert residual_map.outline and residual_map.data.shape == mask.shape
 
 
+def test_surround_reads_the_face_against_its_ring(face: np.ndarray, mask: np.ndarray) -> None:
+    """Fine noise added inside the face alone raises its rich-model residual against the ring."""
+    rng = np.random.default_rng(1)
+    noisy = face.astype(np.int16) + (mask[..., None] > 0.5) * rng.normal(0, 6, face.shape)
+    noisy = np.clip(noisy, 0, 255).astype(np.uint8)
+    draw = picture_of("surround")
+    before, after = draw(face, mask), draw(noisy, mask)  # type: ignore[misc]
+    key = "rich-model residual vs ring"
+    assert after.measures[key] > 2 * before.measures[key]
+    assert after.panels[2].ticks and len(after.panels[2].ticks) == after.panels[2].data.shape[1]
+
+
 def test_generic_picture_over_frames_and_per_clip() -> None:
     values = np.arange(12.0).reshape(4, 3)
     pic = values_picture("new", values, [3, 5, 9, 11])
@@ -126,8 +140,8 @@ def test_generic_picture_over_frames_and_per_clip() -> None:
 
 
 def test_column_names_fit_the_registry() -> None:
-    for fam in FAMILIES:
-        names = column_names(fam.name, fam.length)
+    for fam in (*FAMILIES, *CLIP_FAMILIES):
+        names = column_names(fam.name, fam.length, fam.fn)
         assert len(names) == fam.length and len(set(names)) == fam.length
         assert not any(n.startswith(f"{fam.name}[") for n in names), fam.name
     # A family whose length changed falls back to indexed names rather than wrong ones.

@@ -109,8 +109,9 @@ def test_fakes_of_one_original_count_once() -> None:
 def _measured(level: float, push: float) -> Measured:
     return Measured(
         score=level,
-        z=np.zeros(4),
-        pushes={"boundary": push},
+        values={"boundary": np.array([level, 1.0]), "flicker": np.array([0.0])},
+        columns={"boundary": ("mean residual", "spread residual"), "flicker": ("jump",)},
+        pushes={"boundary": push},  # the model uses boundary, not flicker
         measures={"boundary": {"boundary residual": level}},
     )
 
@@ -134,3 +135,19 @@ def test_holm_adjusts_over_the_measures_tested() -> None:
     adjusted = artifacts.holm([0.01, 0.04, 0.03, float("nan")])
     np.testing.assert_allclose(adjusted[:3], [0.03, 0.06, 0.06])  # 3 tests; kept monotone
     assert np.isnan(adjusted[3])
+
+
+def test_family_effects_with_and_without_the_model() -> None:
+    pairs = [Pair(Path(f"f{i}"), Path(f"o{i}"), "DF", f"g{i}") for i in range(8)]
+    seen = {}
+    for i, p in enumerate(pairs):
+        seen[p.original] = _measured(1.0 + 0.1 * i, 0.0)
+        seen[p.fake] = _measured(1.5 + 0.1 * i + 0.01 * (i % 3), 0.1 + 0.01 * i)
+    res = artifacts.analyse(pairs, seen)
+    assert (res["pairs"], res["identities"], res["methods"]) == (8, 8, {"DF": 8})
+    boundary, flicker = res["families"]["boundary"], res["families"]["flicker"]
+    assert boundary["in_model"] and not flicker["in_model"] and "push" not in flicker
+    assert boundary["top"][0]["column"] == "mean residual" and boundary["large"] == 1
+    assert np.isnan(boundary["d_z"]["spread residual"])  # no difference at all: no effect
+    assert boundary["push_fake"] == pytest.approx(0.135) and boundary["push"]["d_z"] > 0.8
+    assert res["score"]["share_higher"] == 1.0
