@@ -374,16 +374,3 @@ def submit_to_busy_worker(
         assert time.monotonic() < deadline, cluster.log(worker)[-3000:]
         time.sleep(0.05)
     return proc, batch_id
-
-
-def children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (from /proc; the worker's pool children)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out

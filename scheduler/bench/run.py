@@ -26,8 +26,12 @@ from typing import Any
 
 from common.settings import Settings
 from scheduler.bench.measure import Bench, VideoRun, loadavg, probe
-from scheduler.bench.scaling import scaling
+from scheduler.bench.scaling import run_figures, scaling, startup_figures
 from scheduler.bench.summary import overall, summarize
+
+# Workers of the cold run that measures start-up and memory when --scaling is not given:
+# two, the fewest that show what workers share.
+STARTUP_WORKERS = 2
 
 
 def make_corpus(folder: Path, durations: Sequence[float] = (10, 12, 16, 20)) -> list[Path]:
@@ -111,6 +115,14 @@ def run_bench(
             bench.close()
     if scaling_workers:
         result["scaling"] = scaling(paths, settings, scaling_workers, scaling_rounds)
+        result.update(startup_figures(result["scaling"]))
+    else:
+        # A cold pool of STARTUP_WORKERS over the list once: start-up and memory as deployed.
+        # At least two videos per worker, so that every worker starts and scans.
+        rounds = -(-2 * STARTUP_WORKERS // len(paths))
+        start = run_figures([str(p) for p in paths] * rounds, settings, STARTUP_WORKERS)
+        result["startup"] = start
+        result.update(startup_figures({"runs": [start]}))
     result["repeat"] = max(1, repeat)
     result["cpu_count"] = os.cpu_count()
     result["load_before"] = load_before

@@ -1,4 +1,5 @@
-"""Throughput of the embedded pool with 1, 2, ... workers, each run in a fresh interpreter."""
+"""Throughput, start-up and memory of the embedded pool with 1, 2, ... workers, each run in
+a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from common.settings import Settings
 from scheduler.bench.measure import loadavg
+from scheduler.bench.memory import TreeMemory, TreeSampler
 from scheduler.bench.summary import median
 
 
@@ -21,29 +23,101 @@ def _cpu_now() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _embedded_arrivals(targets: list[str], settings: Settings) -> dict[str, Any]:
-    """One run_embedded in this (fresh) process: wall-clock arrival time of each result."""
+def _embedded_arrivals(targets: list[str], settings: Settings, conn: Any) -> None:
+    """One run_embedded in this (fresh) process; sends the wall-clock arrival time of each
+    result and the error count through ``conn``."""
     from scheduler.embedded import run_embedded
 
     arrivals: list[float] = []
     results = run_embedded(targets, settings, on_result=lambda _r: arrivals.append(time.time()))
-    return {"arrivals": arrivals, "errors": sum(1 for r in results if r.error)}
+    conn.send({"arrivals": arrivals, "errors": sum(1 for r in results if r.error)})
+    conn.close()
 
 
-def _cold_run(targets: list[str], settings: Settings) -> tuple[float, list[float], float, int]:
-    """(wall, arrivals after start, CPU, errors) of a scan started in a fresh interpreter.
+def cold_run(targets: list[str], settings: Settings) -> dict[str, Any]:
+    """A scan of ``targets`` started in a fresh interpreter, as ``dfscan scan`` is.
 
     Every configuration pays the same start-up (imports, the bundle, dlib's landmark model)
     that a fresh ``dfscan scan`` or Celery worker pays, so 1 and 2 workers compare fairly.
+    Returns the wall time, the arrival of each result after the start, the CPU of that
+    interpreter and its workers (counted once they are reaped), the errors, and the memory
+    of the process tree (:mod:`scheduler.bench.memory`) sampled while it ran.
     """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
 
+    ctx = mp.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_embedded_arrivals, args=(targets, settings, send))
     t0, c0 = time.time(), _cpu_now()
-    with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
-        got = pool.submit(_embedded_arrivals, targets, settings).result()
+    proc.start()
+    sampler = TreeSampler(proc.pid).start()  # type: ignore[arg-type]
+    try:
+        got = receive.recv()
+    finally:
+        memory = sampler.stop()
+        proc.join()
     wall, cpu = time.time() - t0, _cpu_now() - c0  # the child and its workers, reaped
-    return wall, [a - t0 for a in got["arrivals"]], cpu, got["errors"]
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the benchmark's scan process exited with {proc.exitcode}")
+    return {
+        "wall": wall,
+        "arrivals": [a - t0 for a in got["arrivals"]],
+        "cpu": cpu,
+        "errors": got["errors"],
+        "memory": memory,
+    }
+
+
+def memory_figures(memory: TreeMemory, workers: int) -> dict[str, Any]:
+    """Per-worker and whole-pool memory (MB) of one run: peaks of PSS and USS.
+
+    With one worker the scan runs in the process itself, so that process is the worker.
+    """
+    procs = memory.workers() if workers > 1 else []
+    if not procs:
+        procs = [memory.peaks[memory.root]] if memory.root in memory.peaks else []
+    return {
+        "pss_mb_per_worker": median([m.pss for m in procs]) if procs else None,
+        "uss_mb_per_worker": median([m.uss for m in procs]) if procs else None,
+        "rss_mb_per_worker": median([m.rss for m in procs]) if procs else None,
+        "total_pss_mb": memory.total_pss_peak or None,
+        "memory_samples": memory.samples,
+    }
+
+
+def run_figures(targets: list[str], settings: Settings, workers: int) -> dict[str, Any]:
+    """One cold run with ``workers`` processes, in a throwaway SQLite database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        s = settings.model_copy(
+            update={"workers": workers, "database_url": f"sqlite:///{tmp}/scaling.db"}
+        )
+        before = loadavg()
+        run = cold_run(targets, s)
+    arrivals, wall = run["arrivals"], run["wall"]
+    steady = (
+        (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+        if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
+        else None
+    )
+    return {
+        "workers": workers,
+        "wall_s": wall,
+        # From launching the interpreter to the first result: start-up plus one scan.
+        "first_result_s": arrivals[0] if arrivals else None,
+        "videos_per_s": len(targets) / wall if wall > 0 else None,
+        "steady_videos_per_s": steady,
+        "cpu_s": run["cpu"],
+        "cpu_per_video_s": run["cpu"] / len(targets),
+        "errors": run["errors"],
+        **memory_figures(run["memory"], workers),
+        "load_before": before,
+        "load_after": loadavg(),
+    }
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    vals = [r[key] for r in runs if r[key]]
+    return median(vals) if vals else None
 
 
 def scaling(
@@ -56,47 +130,32 @@ def scaling(
     worker count alike; ``steady`` counts results after the first one arrived, which is what
     a long queue sees. ``cpu_per_video_s`` (the run's CPU over its videos) shows whether
     workers slow each other down, independent of other load on the machine.
+    ``added_pss_mb_per_worker`` is what each worker beyond the fewest adds to the peak PSS
+    of the whole process tree (medians over the runs of each count).
     """
     targets = [str(p) for p in paths] * max(1, rounds)
-    out: dict[str, Any] = {"videos": len(targets), "runs": []}
-    for w in workers:
-        with tempfile.TemporaryDirectory() as tmp:
-            s = settings.model_copy(
-                update={"workers": w, "database_url": f"sqlite:///{tmp}/scaling.db"}
-            )
-            before = loadavg()
-            wall, arrivals, cpu, errors = _cold_run(targets, s)
-            steady = (
-                (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-                if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
-                else None
-            )
-            out["runs"].append(
-                {
-                    "workers": w,
-                    "wall_s": wall,
-                    "first_result_s": arrivals[0] if arrivals else None,
-                    "videos_per_s": len(targets) / wall if wall > 0 else None,
-                    "steady_videos_per_s": steady,
-                    "cpu_s": cpu,
-                    "cpu_per_video_s": cpu / len(targets),
-                    "errors": errors,
-                    "load_before": before,
-                    "load_after": loadavg(),
-                }
-            )
-    runs = out["runs"]
+    runs = [run_figures(targets, settings, w) for w in workers]
+    out: dict[str, Any] = {"videos": len(targets), "runs": runs}
     by_w: dict[int, list[dict[str, Any]]] = {}
     for r in runs:
         by_w.setdefault(r["workers"], []).append(r)
     if len(by_w) >= 2:
         lo, hi = min(by_w), max(by_w)
-
-        def med(w: int, key: str) -> float | None:
-            vals = [r[key] for r in by_w[w] if r[key]]
-            return median(vals) if vals else None
-
         for key, name in (("videos_per_s", "speedup"), ("steady_videos_per_s", "steady_speedup")):
-            a, b = med(lo, key), med(hi, key)
+            a, b = _median_of(by_w[lo], key), _median_of(by_w[hi], key)
             out[name] = b / a if a and b else None
+        a, b = _median_of(by_w[lo], "total_pss_mb"), _median_of(by_w[hi], "total_pss_mb")
+        out["added_pss_mb_per_worker"] = (b - a) / (hi - lo) if a and b else None
     return out
+
+
+def startup_figures(scaling_result: dict[str, Any]) -> dict[str, float | None]:
+    """``pss_mb_per_worker`` and ``seconds_to_first_scan``: medians over the runs with the
+    most workers (the pool as deployed, its workers sharing what their parent loaded)."""
+    runs = scaling_result["runs"]
+    most = max(r["workers"] for r in runs)
+    mine = [r for r in runs if r["workers"] == most]
+    return {
+        "pss_mb_per_worker": _median_of(mine, "pss_mb_per_worker"),
+        "seconds_to_first_scan": _median_of(mine, "first_result_s"),
+    }

@@ -121,16 +121,21 @@ def human(res: dict[str, Any]) -> str:
         f"  CNN peer: ratio {_fmt(o['peer_ratio'], '.1f')}x"
         + (f" ({res['peer']['skipped']})" if "skipped" in res["peer"] else ""),
     ]
+    runs = res["scaling"]["runs"] if "scaling" in res else [res["startup"]]
+    for r in runs:
+        lines.append(
+            f"  workers {r['workers']}: {r['wall_s']:.2f} s, {_fmt(r['videos_per_s'])} "
+            f"videos/s (steady {_fmt(r['steady_videos_per_s'])}), "
+            f"{r['cpu_per_video_s']:.3f} CPU-s/video, first result after "
+            f"{_fmt(r['first_result_s'])} s; PSS {_fmt(r['pss_mb_per_worker'], '.0f')} MB "
+            f"(USS {_fmt(r['uss_mb_per_worker'], '.0f')}) per worker, "
+            f"{_fmt(r['total_pss_mb'], '.0f')} MB in all"
+        )
     if "scaling" in res:
         sc = res["scaling"]
-        for r in sc["runs"]:
-            lines.append(
-                f"  workers {r['workers']}: {r['wall_s']:.2f} s, {_fmt(r['videos_per_s'])} "
-                f"videos/s (steady {_fmt(r['steady_videos_per_s'])}), "
-                f"{r['cpu_per_video_s']:.3f} CPU-s/video"
-            )
         lines.append(
-            f"  speed-up: {_fmt(sc.get('speedup'))}x (steady {_fmt(sc.get('steady_speedup'))}x)"
+            f"  speed-up: {_fmt(sc.get('speedup'))}x (steady {_fmt(sc.get('steady_speedup'))}x);"
+            f" added PSS per extra worker {_fmt(sc.get('added_pss_mb_per_worker'), '.0f')} MB"
         )
     lines.append(f"  load average before {res['load_before']} after {res['load_after']}")
     return "\n".join(lines)

@@ -19,7 +19,6 @@ from _cluster import (
     Cluster,
     Corpus,
     check_rows,
-    children,
     cli,
     scan_rows,
     submit,
@@ -29,6 +28,8 @@ from _cluster import (
     wait_done,
     write_list,
 )
+
+from scheduler.bench.memory import children
 
 pytestmark = pytest.mark.services
 

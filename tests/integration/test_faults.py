@@ -28,7 +28,6 @@ from _cluster import (
     Cluster,
     Corpus,
     check_rows,
-    children,
     cli,
     scan_rows,
     status,
@@ -40,6 +39,7 @@ from _cluster import (
 from click.testing import CliRunner
 
 from common.settings import Settings
+from scheduler.bench.memory import children
 from scheduler.cli import main as dfscan
 from worker.broker import BrokerView
 from worker.celery_app import QUEUE, make_app

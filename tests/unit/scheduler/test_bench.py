@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from models.samples import sample_frames, write_video
@@ -39,6 +40,14 @@ def test_bench_json_on_a_tiny_clip(tmp_path: Path) -> None:
     assert min(b["decode"], b["faces"], b["features"]) > 0
     assert sum(b.values()) <= o["wall_s"]
     assert o["frames_used"] <= o["frames_decoded"] and o["scanned"] == 1
+    # Start-up and memory of a cold pool of two workers (each scans the clip twice).
+    start = out["startup"]
+    assert start["workers"] == 2 and start["errors"] == 0 and start["memory_samples"] >= 1
+    assert 0 < out["seconds_to_first_scan"] == start["first_result_s"] <= start["wall_s"]
+    assert out["pss_mb_per_worker"] == start["pss_mb_per_worker"]
+    # A worker holds at least the model and the imports; the pool holds both workers.
+    assert 50 < out["pss_mb_per_worker"] < start["total_pss_mb"]
+    assert start["uss_mb_per_worker"] <= start["rss_mb_per_worker"]
 
 
 def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:
@@ -46,7 +55,8 @@ def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:
     args = ["bench", "--json", "--frames", "4", "--scaling", "1,2", str(clip), str(clip)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
-    sc = json.loads(res.stdout)["scaling"]
+    out = json.loads(res.stdout)
+    sc = out["scaling"]
     assert sc["videos"] == 2 and [r["workers"] for r in sc["runs"]] == [1, 2]
     for r in sc["runs"]:
         assert r["errors"] == 0
@@ -54,4 +64,13 @@ def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:
         # and the CPU of that interpreter and its workers is counted.
         assert 0 < r["first_result_s"] <= r["wall_s"]
         assert r["cpu_s"] > 0.5 and r["cpu_per_video_s"] == r["cpu_s"] / 2
+        assert r["pss_mb_per_worker"] > 50 and r["total_pss_mb"] >= r["pss_mb_per_worker"]
     assert sc["speedup"] is not None and sc["speedup"] > 0
+    # The second worker costs memory, though less than a whole process.
+    one, two = (r["total_pss_mb"] for r in sc["runs"])
+    assert sc["added_pss_mb_per_worker"] == pytest.approx(two - one)
+    assert sc["added_pss_mb_per_worker"] > 0
+    # The headline figures are the pool's with the most workers; no separate start-up run.
+    assert "startup" not in out
+    assert out["seconds_to_first_scan"] == sc["runs"][1]["first_result_s"]
+    assert out["pss_mb_per_worker"] == sc["runs"][1]["pss_mb_per_worker"]
