@@ -66,6 +66,20 @@ class Scanner:
         if not self.local_files:
             check_worker_target(target, self.settings)
 
+    def preload(self) -> None:
+        """Load now what the first scan would load: the face detector with dlib's landmark
+        model (~100 MB, ~0.9 CPU-s) and the video decoder's library (PyAV).
+
+        A parent process calls this before it forks its workers, so that they share these
+        pages (copy-on-write) instead of each loading its own copy, and start scanning at
+        once. It starts no thread, so a fork after it is safe.
+        """
+        import av  # noqa: F401 - loaded for the forked workers
+
+        from common.faces import make_detector
+
+        make_detector(self.cfg.detector)
+
     def scan(self, target: str, *, raise_retryable: bool = False) -> ScanResult:
         return self.examine(target, raise_retryable=raise_retryable)[0]
 
@@ -109,3 +123,22 @@ class Scanner:
             result.error = internal_error(exc).as_dict()
         result.seconds = time.perf_counter() - t0
         return result, (None if result.error else ex)
+
+
+def pool_scanner(
+    settings: Settings,
+    *,
+    timeouts: tuple[type[BaseException], ...] = (),
+    local_files: bool = False,
+) -> Scanner:
+    """A whole Scanner for a pool of worker processes, loaded in the calling process.
+
+    One worker process per core, so OpenCV runs on one thread (its own pool of threads would
+    only oversubscribe the cores); the setting is per process, and forked workers inherit it.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+    scanner = Scanner(settings, timeouts=timeouts, local_files=local_files)
+    scanner.preload()
+    return scanner

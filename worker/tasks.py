@@ -1,7 +1,8 @@
 """The one Celery task: scan a video by URL and upsert its result.
 
 Thin on purpose: the scan is the same :class:`models.scanner.Scanner` the embedded mode runs.
-The task only adds the transport concerns: the model loaded once per process, retries of
+The task only adds the transport concerns: the model loaded once, by the worker's main
+process before it forks its pool (so the pool processes share its pages), retries of
 transient errors bounded and spaced by Celery's own options (``autoretry_for``,
 ``retry_backoff``, ``retry_jitter``, ``max_retries``), and a single recorded row for
 everything else.
@@ -15,6 +16,7 @@ row stays ``pending``, where the recovery sweep (``worker.recovery``) finds it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -23,7 +25,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +50,12 @@ DB_BACKOFF_CAP_S = 30
 # The database is unreachable or dropped the connection (psycopg and sqlite3 both map here).
 DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
+# The scanner (model bundle, scikit-learn, dlib's detector and landmark model): read-only
+# once loaded, so the pool processes may share it. The worker's main process loads it
+# before it forks the pool (worker_init), and the pool processes share its pages.
+_shared: dict[str, Any] = {}
 # Per-process state. Built lazily in each pool process (never inherited across fork: a DB
-# connection or a decoder shared by two processes corrupts both).
+# connection shared by two processes corrupts both).
 _state: dict[str, Any] = {}
 
 
@@ -61,15 +67,20 @@ def _process_state() -> dict[str, Any]:
 
 
 def get_scanner(settings: Settings):  # type: ignore[no-untyped-def]
-    """The process's Scanner; the model is loaded on first use and kept."""
-    state = _process_state()
-    if "scanner" not in state:
-        from models.scanner import Scanner  # heavy imports (OpenCV, dlib) only in workers
+    """The Scanner, loaded by the worker's main process before the fork, or else on first
+    use (a pool that does not fork, a load that failed there)."""
+    if "scanner" not in _shared:
+        _shared["scanner"] = _load_scanner(settings)
+    return _shared["scanner"]
 
-        # Celery's soft time limit interrupts the scan; the scanner records it as a timeout.
-        state["scanner"] = Scanner(settings, timeouts=(SoftTimeLimitExceeded,))
-        log.info("model %s loaded in process %d", state["scanner"].model_version, os.getpid())
-    return state["scanner"]
+
+def _load_scanner(settings: Settings):  # type: ignore[no-untyped-def]
+    from models.scanner import pool_scanner  # heavy imports (OpenCV, dlib): workers only
+
+    # Celery's soft time limit interrupts the scan; the scanner records it as a timeout.
+    scanner = pool_scanner(settings, timeouts=(SoftTimeLimitExceeded,))
+    log.info("model %s loaded in process %d", scanner.model_version, os.getpid())
+    return scanner
 
 
 def get_sessions(settings: Settings) -> sessionmaker[Session]:
@@ -180,11 +191,28 @@ def register(app: Celery, settings: Settings) -> Task:
     """Register the task on ``app`` with ``settings``, and load the model as each pool
     process starts."""
 
-    @worker_process_init.connect(weak=False)
-    def _warm_up(**_: object) -> None:
+    @worker_init.connect(weak=False)
+    def _load_before_fork(sender: object = None, **_: object) -> None:
+        """In the worker's main process, before the pool starts: the pool processes then
+        share the model's pages and start at once (forked replacements of a dead one too)."""
+        if getattr(sender, "app", None) is not app:
+            return
         try:
             get_scanner(settings)
         except Exception:  # a broken model must show in the task's error, not kill the pool
+            log.exception("could not load the model before starting the pool")
+            return
+        # The collector then leaves the shared objects alone: it would write to their
+        # headers, and so copy their pages into every pool process.
+        gc.freeze()
+
+    @worker_process_init.connect(weak=False)
+    def _per_process(**_: object) -> None:
+        """Per-process state only; the model comes loaded from the main process. A pool
+        process that did not get it (its load failed there) tries once more here."""
+        try:
+            get_scanner(settings)
+        except Exception:
             log.exception("could not load the model at process start")
 
     @app.task(

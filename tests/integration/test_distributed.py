@@ -63,10 +63,12 @@ def test_batch_through_two_workers(
     logs = cluster.log("w1") + cluster.log("w2")
     retried = {u for u in expected if f"retrying {u} " in logs}
     assert retried == {u for u, code in expected.items() if code == UNREACHABLE}
-    # Both workers took part, and each loaded the model once, in its one pool process.
+    # Both workers took part, and each loaded the model once, in its main process before
+    # the pool forked (the pool process shares it).
     for name in ("w1", "w2"):
         log = cluster.log(name)
         assert log.count("model tiny-test-") == 1, log[-2000:]
+        assert f"loaded in process {cluster.workers[name].pid}\n" in log, log[-2000:]
         assert "succeeded" in log, log[-2000:]
 
     # FAR/FRR from the report are what the stored verdicts and ground truth imply.
@@ -111,6 +113,8 @@ def test_batch_survives_a_pool_child_killed_alone(
     assert worker.poll() is None, "the worker's main process went down with its child"
     assert child not in children(worker.pid)
     assert "WorkerLostError" in cluster.log("solo")
+    # The replacement was forked with the model its parent loaded: no second load.
+    assert cluster.log("solo").count("model tiny-test-") == 1
     rows = scan_rows(postgres_url, batch_id)
     check_rows(rows, expected, corpus.model_version)
     lost = [s for _, s, v in rows if v.id in in_flight]

@@ -47,7 +47,9 @@ def test_bench_json_on_a_tiny_clip(tmp_path: Path) -> None:
     assert out["pss_mb_per_worker"] == start["pss_mb_per_worker"]
     # A worker holds at least the model and the imports; the pool holds both workers.
     assert 50 < out["pss_mb_per_worker"] < start["total_pss_mb"]
-    assert start["uss_mb_per_worker"] <= start["rss_mb_per_worker"]
+    # The workers were forked after the model was loaded: most of their pages are shared
+    # (a worker that loaded its own copy owns ~80% of them).
+    assert start["uss_mb_per_worker"] < 0.4 * start["rss_mb_per_worker"]
 
 
 def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ def task_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     with session_scope(session_factory(engine)) as s:
         video_id = upsert_video(s, URL)
     monkeypatch.setattr(worker.tasks, "_state", {})
+    monkeypatch.setattr(worker.tasks, "_shared", {})
 
     def make_task(**overrides: object):  # type: ignore[no-untyped-def]
         settings = Settings(
@@ -224,7 +225,7 @@ def _interrupted(*args: object, **kwargs: object) -> None:
 
 def test_soft_time_limit_is_recorded_as_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models.scanner, "extract", _interrupted)
-    monkeypatch.setattr(worker.tasks, "_state", {})
+    monkeypatch.setattr(worker.tasks, "_shared", {})
     # The worker's scanner names Celery's exception; the scanner itself imports no Celery.
     result = worker.tasks.get_scanner(Settings()).scan(URL)
     assert result.error is not None
