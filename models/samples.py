@@ -61,8 +61,17 @@ def sample_frames(
     return frames
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 25, crf: int = 23) -> Path:
-    """Write BGR frames as H.264 in MP4 (PyAV), the format most uploads arrive in."""
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    fps: int = 25,
+    crf: int = 23,
+    threads: int | None = None,
+) -> Path:
+    """Write BGR frames as H.264 in MP4 (PyAV), the format most uploads arrive in.
+
+    ``threads=1`` encodes on the calling thread alone (before a fork); None, the default.
+    """
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +81,8 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 25, crf: int = 
         stream.width, stream.height = w - w % 2, h - h % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
+        if threads is not None:
+            stream.codec_context.thread_count = threads
         for img in frames:
             vf = av.VideoFrame.from_ndarray(img[: stream.height, : stream.width], format="bgr24")
             for packet in stream.encode(vf):

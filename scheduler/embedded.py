@@ -77,10 +77,12 @@ def _results(targets: Sequence[Target], settings: Settings) -> Iterator[ScanResu
         with ProcessPoolExecutor(workers, spawn, _init_worker, (settings,)) as pool:
             yield from pool.map(_scan, targets)
         return
-    # The model, scikit-learn and dlib's landmark model are loaded once, here: the forked
-    # workers share these pages instead of each loading a copy (~2.5 CPU-s and ~200 MB
-    # each), and start scanning at once.
+    # The model, scikit-learn and dlib's landmark model are loaded once, here, and a first
+    # scan sets up what scans set up lazily: the forked workers share these pages instead of
+    # each loading a copy (~2.5 CPU-s and ~200 MB each), and start scanning at full speed.
     _init_worker(settings)
+    assert _SCANNER is not None
+    _SCANNER.warm_up()
     # Frozen objects are left alone by the collector, in the workers too: it would otherwise
     # write to every shared object's header and so copy its page into each worker.
     gc.freeze()

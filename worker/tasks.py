@@ -198,7 +198,7 @@ def register(app: Celery, settings: Settings) -> Task:
         if getattr(sender, "app", None) is not app:
             return
         try:
-            get_scanner(settings)
+            get_scanner(settings).warm_up()
         except Exception:  # a broken model must show in the task's error, not kill the pool
             log.exception("could not load the model before starting the pool")
             return
