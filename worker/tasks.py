@@ -25,7 +25,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, worker_process_init
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,7 +52,7 @@ DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 # The scanner (model bundle, scikit-learn, dlib's detector and landmark model): read-only
 # once loaded, so the pool processes may share it. The worker's main process loads it
-# before it forks the pool (worker_init), and the pool processes share its pages.
+# before it forks the pool (celeryd_after_setup), and the pool processes share its pages.
 _shared: dict[str, Any] = {}
 # Per-process state. Built lazily in each pool process (never inherited across fork: a DB
 # connection shared by two processes corrupts both).
@@ -188,14 +188,15 @@ def _wait_for_database(
 
 
 def register(app: Celery, settings: Settings) -> Task:
-    """Register the task on ``app`` with ``settings``, and load the model as each pool
-    process starts."""
+    """Register the task on ``app`` with ``settings``, and load the model in the worker's
+    main process before its pool forks."""
 
-    @worker_init.connect(weak=False)
-    def _load_before_fork(sender: object = None, **_: object) -> None:
-        """In the worker's main process, before the pool starts: the pool processes then
-        share the model's pages and start at once (forked replacements of a dead one too)."""
-        if getattr(sender, "app", None) is not app:
+    @celeryd_after_setup.connect(weak=False)
+    def _load_before_fork(instance: object = None, **_: object) -> None:
+        """In the worker's main process, once its logging is set up and before its pool
+        starts: the pool processes then share the model's pages and start at once (so do the
+        forked replacements of one that died)."""
+        if getattr(instance, "app", None) is not app:
             return
         try:
             get_scanner(settings).warm_up()
