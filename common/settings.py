@@ -71,6 +71,10 @@ class Settings(BaseSettings):
 
     # Workers.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # A load test of the queue path (worker.dry_run): a dry-run worker takes tasks from the
+    # dry-run queue only, scans nothing, and records unscored rows under the model version
+    # "dry-run". Never the default; `dfscan worker --dry-run` sets it.
+    dry_run: bool = False
     task_max_retries: int = Field(default=3, ge=0)
     # How long a finished result waits for an unavailable database (the task goes back to the
     # queue with it, with backoff) before it is dropped; its row then stays pending for the

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.db import Scan, Video, session_scope, utcnow
 from common.settings import Settings
+from worker import dry_run
 from worker.broker import BrokerView, Held, TaskKey
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,12 @@ class Sweep:
 
 
 def _stale(cutoff: datetime) -> Any:
-    return (Scan.status == "pending") & (Scan.updated_at < cutoff)
+    # Dry-run rows are a load test's, its tasks in a queue the sweep does not read: left be.
+    return (
+        (Scan.status == "pending")
+        & (Scan.updated_at < cutoff)
+        & (Scan.model_version != dry_run.VERSION)
+    )
 
 
 def _stale_pages(sessions: sessionmaker[Session], cutoff: datetime) -> Iterator[list[Any]]:

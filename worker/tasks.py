@@ -34,6 +34,7 @@ from common.errors import ScanError
 from common.media import redacted_url
 from common.settings import Settings
 from common.types import ScanResult
+from worker import dry_run
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ def get_scanner(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _load_scanner(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.dry_run:
+        log.warning("DRY RUN: this worker fetches and scans nothing (%s)", dry_run.MESSAGE)
+        return dry_run.DryRunScanner(settings)
     from models.scanner import pool_scanner  # heavy imports (OpenCV, dlib): workers only
 
     # Celery's soft time limit interrupts the scan; the scanner records it as a timeout.

@@ -40,6 +40,12 @@ T = TypeVar("T")
 )
 @click.option("--model-version", default=None, help="override the bundle's version")
 @click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="a load test: send to the dry-run queue, which only `dfscan worker --dry-run` "
+    "takes; rows are recorded unscored under the model version 'dry-run' (error dry_run)",
+)
 @click.pass_context
 def submit(
     ctx: click.Context,
@@ -49,16 +55,22 @@ def submit(
     resend_pending: bool,
     model_version: str | None,
     chunk_size: int,
+    dry_run: bool,
 ) -> None:
     """Submit SOURCE (txt/csv/jsonl list, '-' for stdin, or s3://bucket/prefix) as a batch."""
     from scheduler.lists import ListError
     from scheduler.submit import EnqueueFailed, read_entries
     from scheduler.submit import submit as do_submit
+    from worker import dry_run as dry
     from worker.celery_app import QUEUE
     from worker.tasks import TASK_NAME
 
     settings = settings_for(ctx)
     app = celery_app_for(settings)
+    if dry_run and model_version:
+        raise click.UsageError("--dry-run records under the version 'dry-run': no --model-version")
+    queue = dry.QUEUE if dry_run else QUEUE
+    name = name or Path(source.rstrip("/")).name
 
     def broker_answers() -> None:  # after the list is read, before anything is recorded
         with app.connection_for_write() as conn:
@@ -71,10 +83,10 @@ def submit(
                 sessions=_sessions(settings),
                 sender=app,
                 task_name=TASK_NAME,
-                queue=QUEUE,
+                queue=queue,
                 # The version the workers will score with: that of the configured bundle.
-                model_version=model_version or bundle_version(settings),
-                name=name or Path(source.rstrip("/")).name,
+                model_version=dry.VERSION if dry_run else model_version or bundle_version(settings),
+                name=f"dry run: {name}" if dry_run else name,
                 source=source,
                 rescan=rescan,
                 resend_pending=resend_pending,
@@ -287,20 +299,33 @@ def flagged(
 )
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.option("--hostname", "-n", default=None, help="node name (default: dfscan-PID@host)")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="a load test of the queue path: take tasks from the dry-run queue only (`dfscan "
+    "submit --dry-run`), fetch and scan nothing, record each unscored (error dry_run)",
+)
 @click.pass_context
 def worker(
-    ctx: click.Context, concurrency: int | None, loglevel: str, hostname: str | None
+    ctx: click.Context,
+    concurrency: int | None,
+    loglevel: str,
+    hostname: str | None,
+    dry_run: bool,
 ) -> None:
     """Run a Celery worker in this process, scanning tasks from the broker."""
+    from worker import dry_run as dry
     from worker.celery_app import QUEUE
     from worker.recovery import RECOVER_QUEUE
 
-    settings = settings_for(ctx)
-    if concurrency:
-        settings = settings_for(ctx, workers=concurrency)
+    settings = settings_for(ctx, workers=concurrency, dry_run=dry_run or None)
     app = celery_app_for(settings)
-    # A worker whose model cannot load would fail every task it takes: refuse to start.
-    bundle_version(settings)
+    if settings.dry_run:
+        queues = dry.QUEUE
+    else:
+        # A worker whose model cannot load would fail every task it takes: refuse to start.
+        bundle_version(settings)
+        queues = f"{QUEUE},{RECOVER_QUEUE}"
     # A unique default name: several workers on one host would otherwise collide.
     node = hostname or f"dfscan-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
@@ -308,7 +333,7 @@ def worker(
             "worker",
             f"--loglevel={loglevel}",
             f"--concurrency={settings.workers}",
-            f"--queues={QUEUE},{RECOVER_QUEUE}",
+            f"--queues={queues}",
             f"--hostname={node}",
             "--pool=prefork",
             # Tasks come from the queue only: a worker has no use for clock or gossip traffic.

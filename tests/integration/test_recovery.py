@@ -20,6 +20,7 @@ from common.settings import Settings
 from scheduler.cli import main as dfscan
 from scheduler.lists import Entry
 from scheduler.submit import EnqueueFailed, submit
+from worker import dry_run
 from worker.broker import BrokerView
 from worker.celery_app import QUEUE, make_app
 from worker.recovery import LOST, sweep
@@ -156,6 +157,23 @@ def test_dry_run_sends_nothing(rig: Rig) -> None:
     assert sorted(found.resent) == sorted(videos)
     assert rig.queued() == [] and rig.sent == []
     assert all(r.recoveries == 0 for r in rig.rows().values())
+
+
+def test_a_load_tests_dry_run_rows_are_left_to_it(rig: Rig) -> None:
+    # A load test's tasks wait in the dry-run queue, which the sweep does not read: it must
+    # not take their rows for lost and send them to the scan queue.
+    entries = [Entry(f"https://dry-run.invalid/{i}.mp4") for i in range(3)]
+    submit(
+        entries,
+        sessions=rig.sessions,
+        sender=rig.broker.app,
+        task_name=TASK_NAME,
+        queue=dry_run.QUEUE,
+        model_version=dry_run.VERSION,
+    )
+    found = rig.sweep()
+    assert (found.stale, found.resent, found.failed) == (0, [], [])
+    assert rig.queued() == [] and rig.redis.llen(dry_run.QUEUE) == 3
 
 
 def test_recover_command_after_a_submit_whose_enqueue_failed(rig: Rig) -> None:

@@ -29,6 +29,7 @@ from common.settings import Settings
 from common.types import ScanResult
 from models.bundle import load_bundle
 from models.scanner import Scanner
+from worker import dry_run
 from worker.celery_app import make_app
 from worker.tasks import TASK_NAME
 
@@ -239,3 +240,30 @@ def test_without_timeouts_an_interruption_is_an_internal_error(
     monkeypatch.setattr(models.scanner, "extract", _interrupted)
     result = Scanner(Settings(), load_bundle()).scan(URL)
     assert result.error is not None and result.error["code"] == "internal_error"
+
+
+def test_a_dry_run_worker_records_without_fetching_and_never_a_score(task_env) -> None:  # type: ignore[no-untyped-def]
+    _, video_id, rows, make_task = task_env
+    task = make_task(dry_run=True)
+    # example.test does not resolve: a fetch would have been recorded as unreachable.
+    out = task.apply(args=[video_id, URL, dry_run.VERSION]).get()
+    assert out["status"] == "failed" and out["score"] is None
+    (row,) = rows()
+    assert (row.model_version, row.status, row.error_code) == (dry_run.VERSION, "failed", "dry_run")
+    assert (row.score, row.label, row.families) == (None, None, {})
+    assert "dry run" in row.error_message
+    assert isinstance(worker.tasks.get_scanner(Settings()), dry_run.DryRunScanner)
+
+
+def test_a_real_task_at_a_dry_run_worker_is_a_mismatch_not_a_score(task_env) -> None:  # type: ignore[no-untyped-def]
+    _, video_id, rows, make_task = task_env
+    make_task(dry_run=True).apply(args=[video_id, URL, "real-1"]).get()
+    (row,) = rows()
+    assert (row.model_version, row.error_code, row.score) == ("real-1", "model_mismatch", None)
+
+
+def test_a_dry_run_applies_the_workers_target_policy(task_env) -> None:  # type: ignore[no-untyped-def]
+    _, video_id, rows, make_task = task_env
+    make_task(dry_run=True).apply(args=[video_id, "/etc/passwd", dry_run.VERSION]).get()
+    (row,) = rows()
+    assert (row.status, row.error_code) == ("failed", "blocked_path")
