@@ -6,6 +6,7 @@ below it (frames, faces, features) never read the environment themselves.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -95,3 +96,13 @@ def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, with explicit overrides from the CLI."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)  # type: ignore[arg-type]
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The ``DFSCAN_*`` variables that build ``settings`` again in a child process (the
+    workers a benchmark starts); unset fields are left out."""
+    out = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            out[f"DFSCAN_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return out

@@ -139,3 +139,43 @@ def human(res: dict[str, Any]) -> str:
         )
     lines.append(f"  load average before {res['load_before']} after {res['load_after']}")
     return "\n".join(lines)
+
+
+def queue_human(res: dict[str, Any]) -> str:
+    """The lines of ``dfscan bench --queue-load`` / ``--distributed``."""
+    lines = []
+    if "submit" in res:
+        sub, q = res["submit"], res["queue"]
+        lines += [
+            f"{res['tasks']} dry-run tasks, {res['workers']} worker processes",
+            f"  submit: {sub['wall_s']:.1f} s; database {_fmt(sub['db_rows_per_s'], '.0f')} "
+            f"rows/s, enqueue {_fmt(sub['enqueued_per_s'], '.0f')} tasks/s, "
+            f"WAL {_fmt(sub['wal_bytes_per_task'], '.0f')} B/task",
+            f"  queue: {_fmt(q['redis_bytes_per_task'], '.0f')} B of Redis memory per queued "
+            f"task (message {q['message_bytes']} B)",
+        ]
+        drain = res["drain"]
+    else:
+        drain = res
+        lines += [
+            f"{res['videos']} videos scanned by a dfscan worker with {res['workers']} pool "
+            f"processes: first result {_fmt(res['seconds_to_first_scan'])} s after launch, "
+            f"{_fmt(res['cpu_per_video_s'], '.3f')} CPU-s/video",
+            f"  PSS {_fmt(res['pss_mb_per_worker'], '.0f')} MB (USS "
+            f"{_fmt(res['uss_mb_per_worker'], '.0f')}) per pool process, "
+            f"{_fmt(res['total_pss_mb'], '.0f')} MB in all",
+        ]
+    lines += [
+        f"  drain: {drain['rows_written']} rows in {_fmt(drain['wall_s'])} s, "
+        f"{_fmt(drain['tasks_per_s'], '.1f')} tasks/s"
+        + ("" if drain["complete"] else " (INCOMPLETE: the time limit ended it)"),
+        f"  per task: worker {_fmt(drain['worker_ms_per_task'])} ms CPU "
+        f"({_fmt(drain['worker_wall_ms_per_task'])} ms of a worker's time), Redis "
+        f"{_fmt(drain['redis_cpu_ms_per_task'], '.3f')} ms, Postgres "
+        f"{_fmt(drain['postgres_cpu_ms_per_task'], '.3f')} ms; "
+        f"{_fmt(drain['redis_commands_per_task'], '.1f')} Redis commands "
+        f"({_fmt(drain['redis_commands_per_s'], '.0f')}/s), "
+        f"WAL {_fmt(drain['wal_bytes_per_task'], '.0f')} B",
+        f"  load average before {res['load_before']} after {res['load_after']}",
+    ]
+    return "\n".join(lines)

@@ -76,3 +76,20 @@ def test_bench_scaling_runs_each_worker_count_cold(tmp_path: Path) -> None:
     assert "startup" not in out
     assert out["seconds_to_first_scan"] == sc["runs"][1]["first_result_s"]
     assert out["pss_mb_per_worker"] == sc["runs"][1]["pss_mb_per_worker"]
+
+
+def test_queue_load_refuses_sqlite(tmp_path: Path) -> None:
+    env = {
+        "DFSCAN_BROKER_URL": "redis://127.0.0.1:1/0",
+        "DFSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    res = CliRunner().invoke(main, ["bench", "--queue-load", "10"], env=env)
+    assert res.exit_code == 1
+    assert "must name a PostgreSQL database of its own" in res.output
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_queue_load_needs_a_broker(tmp_path: Path) -> None:
+    env = {"DFSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    res = CliRunner().invoke(main, ["bench", "--queue-load", "10"], env=env)
+    assert res.exit_code == 1 and "needs a broker" in res.output
