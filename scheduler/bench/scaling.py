@@ -3,6 +3,7 @@ a fresh interpreter."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 
 from common.settings import Settings
 from scheduler.bench.measure import loadavg
-from scheduler.bench.memory import TreeMemory, TreeSampler
+from scheduler.bench.memory import TreeMemory, rollup
 from scheduler.bench.summary import median
 
 
@@ -25,12 +26,26 @@ def _cpu_now() -> float:
 
 def _embedded_arrivals(targets: list[str], settings: Settings, conn: Any) -> None:
     """One run_embedded in this (fresh) process; sends the wall-clock arrival time of each
-    result and the error count through ``conn``."""
+    result, the error count and the memory of this process and its pool through ``conn``.
+
+    Memory is read as each result arrives, so every worker is seen while it lives however
+    short the run (~0.5 ms a time, next to a scan's ~150 ms).
+    """
+    import multiprocessing as mp
+
     from scheduler.embedded import run_embedded
 
     arrivals: list[float] = []
-    results = run_embedded(targets, settings, on_result=lambda _r: arrivals.append(time.time()))
-    conn.send({"arrivals": arrivals, "errors": sum(1 for r in results if r.error)})
+    memory = TreeMemory(os.getpid())
+
+    def arrived(_result: object) -> None:
+        arrivals.append(time.time())
+        pids = [memory.root, *(p.pid for p in mp.active_children() if p.pid)]
+        memory.add({p: m for p in pids if (m := rollup(p)) is not None})
+
+    results = run_embedded(targets, settings, on_result=arrived)
+    errors = sum(1 for r in results if r.error)
+    conn.send({"arrivals": arrivals, "errors": errors, "memory": memory})
     conn.close()
 
 
@@ -41,7 +56,7 @@ def cold_run(targets: list[str], settings: Settings) -> dict[str, Any]:
     that a fresh ``dfscan scan`` or Celery worker pays, so 1 and 2 workers compare fairly.
     Returns the wall time, the arrival of each result after the start, the CPU of that
     interpreter and its workers (counted once they are reaped), the errors, and the memory
-    of the process tree (:mod:`scheduler.bench.memory`) sampled while it ran.
+    of that process and its pool (:mod:`scheduler.bench.memory`) read as each result arrived.
     """
     import multiprocessing as mp
 
@@ -50,11 +65,9 @@ def cold_run(targets: list[str], settings: Settings) -> dict[str, Any]:
     proc = ctx.Process(target=_embedded_arrivals, args=(targets, settings, send))
     t0, c0 = time.time(), _cpu_now()
     proc.start()
-    sampler = TreeSampler(proc.pid).start()  # type: ignore[arg-type]
     try:
         got = receive.recv()
     finally:
-        memory = sampler.stop()
         proc.join()
     wall, cpu = time.time() - t0, _cpu_now() - c0  # the child and its workers, reaped
     if proc.exitcode != 0:
@@ -64,17 +77,19 @@ def cold_run(targets: list[str], settings: Settings) -> dict[str, Any]:
         "arrivals": [a - t0 for a in got["arrivals"]],
         "cpu": cpu,
         "errors": got["errors"],
-        "memory": memory,
+        "memory": got["memory"],
     }
 
 
 def memory_figures(memory: TreeMemory, workers: int) -> dict[str, Any]:
     """Per-worker and whole-pool memory (MB) of one run: peaks of PSS and USS.
 
-    With one worker the scan runs in the process itself, so that process is the worker.
+    With one worker the scan runs in the process itself, so that process is the worker;
+    with more, the root is their parent and the pool's total counts it.
     """
-    procs = memory.workers() if workers > 1 else []
-    if not procs:
+    if workers > 1:
+        procs = memory.workers()
+    else:
         procs = [memory.peaks[memory.root]] if memory.root in memory.peaks else []
     return {
         "pss_mb_per_worker": median([m.pss for m in procs]) if procs else None,
