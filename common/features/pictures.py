@@ -5,10 +5,11 @@ an entry in :data:`PICTURES` gets its own picture: a pure function ``(crop, mask
 Picture`` of one face crop, giving maps over the crop and curves or bars (numbers only: the
 drawing is done above, in ``models.pages``), and named **measures**: positive magnitudes
 such as "boundary residual", compared between two videos as ratios ("2.3x the real's"). A
-clip family (over the face track) gets its own from :data:`CLIP_PICTURES`, a function
-``FaceTrack -> Picture``. A family with no entry (a new one, or the temporal family) is
-drawn by :func:`values_picture`: its per-frame values as curves over the sampled frames, or
-its values as bars when it has one vector per clip. Adding a family's own picture is one
+clip family (over the face track) gets its own from ``CLIP_PICTURES`` of
+:mod:`common.features.clip_pictures`, a function ``FaceTrack -> Picture``. A family with no
+entry (a new one, or the temporal family) is drawn by :func:`values_picture`: its per-frame
+values as curves over the sampled frames, or its values as bars when it has one vector per
+clip. Adding a family's own picture is one
 function here and one line in a mapping. Column names come from :data:`COLUMNS`, else from
 the ``COLUMNS`` of the family function's module when their number fits, else ``name[k]``.
 """
@@ -35,7 +36,9 @@ from common.types import FaceTrack
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    """One drawing: a ``map`` (H, W) over the crop, or ``curve``/``bars`` (K series, N points).
+    """One drawing: a ``map`` (H, W) over the crop, ``curve``/``bars`` (K series, N points),
+    or ``tracks`` (N, 4): rows (x, y, group, track), the points of one track joined in order,
+    coloured by group (named by ``series``), y up, drawn like a map: one per video.
 
     ``outline``: draw the face regions (mask edge, blend band) over a map; ``cmap``: the
     map's matplotlib colour map; ``vrange``: its fixed value range (default: one range over
@@ -43,7 +46,7 @@ class Panel:
     """
 
     title: str
-    kind: Literal["map", "curve", "bars"]
+    kind: Literal["map", "curve", "bars", "tracks"]
     data: np.ndarray
     x: np.ndarray | None = None
     series: tuple[str, ...] = ()
@@ -237,8 +240,6 @@ PICTURES: Mapping[str, PictureFn] = {
     "texture": texture_picture,
     "surround": surround_picture,
 }
-# Clip family name -> its own picture of the face track (none yet: values_picture draws them).
-CLIP_PICTURES: Mapping[str, ClipPictureFn] = {}
 
 COLUMNS: Mapping[str, tuple[str, ...]] = {
     "frequency": (
@@ -296,7 +297,3 @@ def values_picture(
 
 def picture_of(name: str) -> PictureFn | None:
     return PICTURES.get(name)
-
-
-def clip_picture_of(name: str) -> ClipPictureFn | None:
-    return CLIP_PICTURES.get(name)

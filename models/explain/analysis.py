@@ -25,13 +25,8 @@ from common.features import (
     frame_slices,
     video_layout,
 )
-from common.features.pictures import (
-    Picture,
-    clip_picture_of,
-    column_names,
-    picture_of,
-    values_picture,
-)
+from common.features.clip_pictures import clip_picture_of
+from common.features.pictures import Picture, column_names, picture_of, values_picture
 from common.types import Face, FaceTrack, ScanResult
 from models.scanner import Scanner
 

@@ -78,13 +78,13 @@ def _draw_family(name: str, roles: Sequence[Role], out: Path, labels: bool) -> d
     files["picture"] = picture
     curves = []
     for role, view in views:
-        values = dict(view.measures)
+        frames = role.explanation.frames
+        # A clip family's measures are one number per clip: no curve over the frames.
+        values = {m: v for m, v in view.measures.items() if len(v) == len(frames)}
         if view.distance is not None:
             values = {"SDs from training mean": view.distance, **values}
         if values:
-            curves.append(
-                figures.Curves(role.key if labels else "", role.explanation.frames, values)
-            )
+            curves.append(figures.Curves(role.key if labels else "", frames, values))
     if curves:
         files["curves"] = f"curves-{slug(name)}.png"
         figures.draw_curves(curves, out / files["curves"], f"{name} over the sampled frames")

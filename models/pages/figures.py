@@ -21,6 +21,8 @@ from common.features.regions import regions
 from common.types import Face
 
 COLOURS = ("tab:red", "tab:blue")
+# Groups of a "tracks" panel, in order: neither red nor blue, which name the videos.
+GROUP_COLOURS = ("tab:green", "tab:purple", "darkgrey", "tab:orange", "tab:brown")
 DPI = 90
 
 
@@ -104,6 +106,25 @@ def _draw_map(ax: Any, panel: Panel, shown: Shown, title: str, vrange: tuple[flo
     ax.axis("off")
 
 
+def _draw_tracks(ax: Any, panel: Panel, title: str) -> None:
+    """Each track's points joined in order, coloured by group, on equal axes."""
+    x, y, group, track = panel.data.T
+    for g in np.unique(group).astype(int):
+        colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
+        name = panel.series[g] if g < len(panel.series) else None
+        for k in np.unique(track[group == g]):
+            on = track == k
+            # A dot per frame: a track that never moves still shows as one point.
+            ax.plot(x[on], y[on], "-o", color=colour, lw=0.6, ms=1.2, label=name)
+            name = None  # one legend entry per group
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel(panel.xlabel, fontsize=7)
+    ax.tick_params(labelsize=6)
+    if ax.get_legend_handles_labels()[0]:  # below the axes: the face fills them
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+
+
 def _draw_series(
     ax: Any, panel: Panel, colour: str, label: str, offset: float, width: float
 ) -> None:
@@ -145,7 +166,8 @@ def _draw_overlay(ax: Any, panel_of: Sequence[tuple[Shown, Panel]]) -> None:
 
 
 def draw_picture(shown: Sequence[Shown], path: Path) -> None:
-    """A family's picture: one row per panel; maps side by side, curves and bars overlaid.
+    """A family's picture: one row per panel; maps and tracks side by side, curves and bars
+    overlaid.
 
     Panels are matched by position; a video whose picture lacks a panel leaves a gap.
     """
@@ -154,11 +176,14 @@ def draw_picture(shown: Sequence[Shown], path: Path) -> None:
     with figure(path, n_panels, ncols, (3.4 * max(ncols, 1.6), 2.9 * n_panels)) as (fig, axes):
         for r in range(n_panels):
             here = [(s, s.picture.panels[r]) for s in shown if r < len(s.picture.panels)]
-            if here and here[0][1].kind == "map":
-                vrange = _shared_range([p for _, p in here])
+            if here and here[0][1].kind in ("map", "tracks"):
+                vrange = _shared_range([p for _, p in here]) if here[0][1].kind == "map" else None
                 for c, (s, panel) in enumerate(here):
                     title = f"{s.label}: {panel.title}" if ncols > 1 else panel.title
-                    _draw_map(axes[r][c], panel, s, title, vrange)
+                    if vrange is None:
+                        _draw_tracks(axes[r][c], panel, title)
+                    else:
+                        _draw_map(axes[r][c], panel, s, title, vrange)
                 for c in range(len(here), ncols):
                     axes[r][c].axis("off")
                 continue

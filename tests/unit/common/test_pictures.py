@@ -13,8 +13,8 @@ from _media import astronaut_bgr
 
 from common.faces import crop_square, face_mask
 from common.features import CLIP_FAMILIES, CLIP_NAMES, FAMILIES, FAMILY_NAMES
+from common.features.clip_pictures import CLIP_PICTURES
 from common.features.pictures import (
-    CLIP_PICTURES,
     PICTURES,
     Panel,
     column_names,
