@@ -75,7 +75,8 @@ def flicker_picture(track: FaceTrack) -> Picture:
             ylabel="L, 0..255",
         ),
         Panel(
-            "fine detail change between consecutive frames (aligned band 0)",
+            "fine detail change between consecutive frames (aligned band 0)"
+            + ("" if len(p) else ": no two consecutive frames sampled"),
             "curve",
             detail,
             x=px,
@@ -138,7 +139,7 @@ def landmarks_picture(track: FaceTrack) -> Picture:
         measures["jaw wander"] = float(wander[list(PARTS["jaw"])].mean())
     panels = (
         Panel(
-            f"aligned landmark tracks (wander x{GAIN:g})",
+            f"aligned landmark tracks (wander x{GAIN:g})" + ("" if measures else ": no landmarks"),
             "tracks",
             tracks,
             series=TRACK_GROUPS,

@@ -141,7 +141,10 @@ def _draw_series(
             x = panel.x if panel.x is not None else np.arange(n)
             few = panel.data.shape[0] <= len(styles)
             style = styles[k % len(styles)] if few else "-"
-            ax.plot(x, row, style, color=colour, lw=1.2 if few else 0.6, label=tag if few else None)
+            # A curve broken between runs (NaN) gets dots: a run of one frame is a point.
+            dots = {"marker": "o", "ms": 2} if np.isnan(row).any() else {}
+            lw = 1.2 if few else 0.6
+            ax.plot(x, row, style, color=colour, lw=lw, label=tag if few else None, **dots)
 
 
 def _draw_overlay(ax: Any, panel_of: Sequence[tuple[Shown, Panel]]) -> None:

@@ -26,7 +26,7 @@ from common.features.flicker import flicker_pairs
 from common.features.landmarks import INNER, PARTS
 from common.features.pictures import Picture
 from common.types import Box, Face, FaceTrack
-from models.pages.figures import Shown, draw_picture
+from models.pages.figures import Shown, _draw_overlay, draw_picture, figure
 
 S = 128
 N = 8
@@ -102,6 +102,21 @@ def test_flicker_breaks_its_curves_between_runs(face) -> None:  # type: ignore[n
     np.testing.assert_array_equal(detail.x[[0, 1, 3, 4]], [0.5, 1.5, 3.5, 4.5])
 
 
+def test_spread_frames_draw_as_dots(face, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Frames far apart (the ``spread`` sampling): no pair to compare, and every frame a run
+    of its own, drawn as a dot (a line through one point would draw nothing)."""
+    crop, mask = face
+    frames = [inside(crop, mask, np.float32(8 * (-1) ** t)) for t in range(4)]
+    light, detail = flicker_picture(track(frames, mask, index=[0, 10, 20, 30])).panels
+    assert detail.data.shape == (2, 0) and "no two consecutive frames" in detail.title
+    assert np.isfinite(light.data).sum() == 8 and np.isnan(light.data[:, 1::2]).all()
+    with figure(tmp_path / "dots.png", 1, 1, (3, 3)) as (_, axes):
+        _draw_overlay(axes[0][0], [(Shown("", Picture((light,))), light)])
+        lines = axes[0][0].get_lines()
+        assert len(lines) == 2 and all(line.get_marker() == "o" for line in lines)
+    assert (tmp_path / "dots.png").read_bytes()[:8] == PNG_MAGIC
+
+
 def _group(pic: Picture, g: int) -> np.ndarray:
     tracks = pic.panels[0].data
     return tracks[tracks[:, 2] == g, :2]
@@ -149,7 +164,7 @@ def test_a_track_without_landmarks_draws_empty_panels(face, tmp_path: Path) -> N
     t = FaceTrack.of([Face(i, Box(0, 0, S, S), crop, mask, None) for i in range(4)])
     pic = landmarks_picture(t)
     assert pic.panels[0].data.shape == (0, 4) and pic.panels[1].data.shape == (3, 0)
-    assert pic.measures == {}
+    assert pic.measures == {} and pic.panels[0].title.endswith("no landmarks")
     draw_picture([Shown("", pic)], tmp_path / "empty.png")
     assert (tmp_path / "empty.png").read_bytes()[:8] == PNG_MAGIC
 
