@@ -8,9 +8,10 @@ the target's original with another face pasted in), and every video is read exac
 
 - every column of the model's input (the video vector, in training standard deviations):
   the paired effect size d_z = mean / SD of the fake-minus-original differences;
-- the named measures of the family's picture (``common.features.pictures``): the ratio of
-  fake to original (geometric mean), d_z of the log ratio, a Wilcoxon signed-rank p, and
-  the share of identities whose fake is higher, also per manipulation method;
+- the named measures of the family's picture (``common.features.pictures`` and
+  ``clip_pictures``): the ratio of fake to original (geometric mean), d_z of the log ratio,
+  a Wilcoxon signed-rank p, and the share of identities whose fake is higher, also per
+  manipulation method;
 - the family's push towards "fake" (the model's ablation), fake minus original.
 
 Fakes of one original share it, so differences are averaged per identity first and the
@@ -188,14 +189,37 @@ def _log_ratio(pair: Pair, seen: dict[Path, Measured], family: str, measure: str
     return float(np.log(max(a, 1e-12) / max(b, 1e-12)))
 
 
+def _named(kept: list[Pair], seen: dict[Path, Measured]) -> dict[str, list[str]]:
+    """Every named measure of any video, by family, in the order first met."""
+    names: dict[str, dict[str, None]] = defaultdict(dict)
+    for p in kept:
+        for video in (p.fake, p.original):
+            for family, measures in seen[video].measures.items():
+                names[family].update(dict.fromkeys(measures))
+    return {family: list(m) for family, m in names.items()}
+
+
+def _having(kept: list[Pair], seen: dict[Path, Measured], family: str, measure: str) -> list:
+    """The pairs where both videos have the measure (a clip family's can be undefined: no
+    consecutive frames, no landmarks)."""
+    return [
+        p
+        for p in kept
+        if all(measure in seen[v].measures.get(family, {}) for v in (p.fake, p.original))
+    ]
+
+
 def measure_effects(kept: list[Pair], seen: dict[Path, Measured]) -> list[dict]:
-    """Each named measure: fake/original ratio and paired statistics, overall and per method."""
-    first = seen[kept[0].fake].measures
+    """Each named measure: fake/original ratio and paired statistics, overall and per method,
+    over the pairs where both videos have it."""
     out = []
-    for family, measures in first.items():
+    for family, measures in _named(kept, seen).items():
         for measure in measures:
-            logs = [np.array(_log_ratio(p, seen, family, measure)) for p in kept]
-            stats = paired(by_identity(kept, logs))
+            have = _having(kept, seen, family, measure)
+            if not have:
+                continue
+            logs = [np.array(_log_ratio(p, seen, family, measure)) for p in have]
+            stats = paired(by_identity(have, logs))
             row = {
                 "family": family,
                 "measure": measure,
@@ -203,8 +227,8 @@ def measure_effects(kept: list[Pair], seen: dict[Path, Measured]) -> list[dict]:
                 "ratio": float(np.exp(stats["mean"])),
             }
             row["methods"] = {}
-            for method in sorted({p.method for p in kept}):
-                sel = [(p, lr) for p, lr in zip(kept, logs, strict=True) if p.method == method]
+            for method in sorted({p.method for p in have}):
+                sel = [(p, lr) for p, lr in zip(have, logs, strict=True) if p.method == method]
                 m = paired(np.array([lr for _, lr in sel]))
                 row["methods"][method] = {
                     "n": m["n"],

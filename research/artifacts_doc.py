@@ -21,6 +21,7 @@ from models.scanner import Scanner
 ALPHA = 0.05  # family-wise, over the named measures (Holm)
 PICTURES = ("crops", "pushes", "family-frequency", "family-quality", "family-boundary")
 PICTURES += ("family-texture", "family-surround", "curves-boundary")
+PICTURES += ("family-flicker", "family-landmarks")
 
 
 # --------------------------------------------------------------------------- pictures
@@ -73,6 +74,7 @@ def pictures(docs: Path, seed: int) -> dict:
         "threshold": scanner.threshold,
         "model": scanner.model_version,
         "seed": seed,
+        "in_model": list(real.layout),
         "differences": diffs,
     }
 
@@ -152,9 +154,10 @@ def _effects(res: dict) -> list[str]:
         "",
         "### Named measures: which differ",
         "",
-        "The measures each family's picture names (`common.features.pictures`), mean over "
-        "the frames; ratio = fake / original (geometric mean over identities), then the "
-        "same ratio per method.",
+        "The measures each family's picture names (`common.features.pictures`, "
+        "`common.features.clip_pictures`), mean over the frames (a clip family's: one per "
+        "clip, over the pairs where both videos have it); ratio = fake / original "
+        "(geometric mean over identities), then the same ratio per method.",
         "",
         "| family | measure | ratio | d_z | p (Holm) | fake higher | "
         + " | ".join(methods_cols)
@@ -218,6 +221,11 @@ def _findings(res: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _unused(name: str, pics: dict) -> str:
+    """A note after a family's name when the shipped model leaves it out."""
+    return "" if name in pics.get("in_model", (name,)) else " (not used by the shipped model)"
+
+
 def _pictures_section(pics: dict) -> list[str]:
     notable = [d for d in pics["differences"] if d["notable"] and d["measure"]][:5]
     named = "; ".join(f"{d['family']}: {d['text']}" for d in notable) or "none beyond a quarter"
@@ -264,12 +272,27 @@ def _pictures_section(pics: dict) -> list[str]:
         "",
         "![texture](artifacts/family-texture.png)",
         "",
-        "**surround** (not used by the shipped model): the finest rich-model residual and the "
+        f"**surround**{_unused('surround', pics)}: the finest rich-model residual and the "
         "chroma detail, with the ring around the face outlined, and the family's face-vs-ring "
         "log ratios:",
         "",
         "![surround](artifacts/family-surround.png)",
         "",
-        "The clip families (flicker, landmarks) have no picture of their own yet: their pages "
-        "show their values.",
+        "The clip families read the face track: the sampled runs of consecutive frames "
+        "(lines break between runs).",
+        "",
+        f"**flicker**{_unused('flicker', pics)}: the inner face's lightness against the ring "
+        "around it, frame by frame (each minus its clip mean; a pasted face jumps while its "
+        "ring stays), and the fine detail's change between consecutive frames after aligning "
+        "them on the stable landmarks, inside the face and in the ring:",
+        "",
+        "![flicker](artifacts/family-flicker.png)",
+        "",
+        f"**landmarks**{_unused('landmarks', pics)}: the landmark tracks after the rigid head "
+        "motion is taken out (each point's wander about the clip's mean shape magnified ten "
+        "times; eyes and nose in green, the jaw in purple), and the gap between the poses of "
+        "the inner face and of the jaw line, frame by frame (the self-blend edits the "
+        "crops' pixels, not the face's geometry: its tracks are the sample's):",
+        "",
+        "![landmarks](artifacts/family-landmarks.png)",
     ]

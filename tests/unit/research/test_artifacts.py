@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from research import artifacts
+from common.features import CLIP_NAMES, FAMILY_NAMES
+from research import artifacts, artifacts_doc
 from research.artifacts import Measured, Pair
 
 
@@ -131,6 +133,26 @@ def test_measure_effects_ratio_and_methods() -> None:
     assert row["methods"]["DF"]["n"] == 4
 
 
+def test_a_measure_some_videos_lack_counts_the_pairs_that_have_it() -> None:
+    """A clip family's measure is undefined on a clip without landmarks: its pair is left
+    out of that measure alone, wherever the video comes in the list."""
+    pairs = [Pair(Path(f"f{i}"), Path(f"o{i}"), "DF" if i % 2 else "FS", f"g{i}") for i in range(8)]
+    seen = {}
+    for i, p in enumerate(pairs):
+        seen[p.original] = _measured(1.0 + 0.1 * i, 0.0)
+        seen[p.fake] = _measured(2.0 * (1.0 + 0.1 * i), 0.1)
+        if i != 0:  # the first pair's videos lack it: it is met only later
+            for video, wander in ((p.original, 1.0), (p.fake, 3.0)):
+                seen[video].measures["landmarks"] = {"jaw wander": wander + 0.01 * i}
+    del seen[pairs[5].fake].measures["landmarks"]
+    rows = {r["measure"]: r for r in artifacts.measure_effects(pairs, seen)}
+    assert rows["boundary residual"]["n"] == 8
+    wander = rows["jaw wander"]
+    assert wander["family"] == "landmarks" and wander["n"] == 6
+    assert wander["ratio"] > 2.5 and wander["share_higher"] == 1.0
+    assert sum(m["n"] for m in wander["methods"].values()) == 6
+
+
 def test_holm_adjusts_over_the_measures_tested() -> None:
     adjusted = artifacts.holm([0.01, 0.04, 0.03, float("nan")])
     np.testing.assert_allclose(adjusted[:3], [0.03, 0.06, 0.06])  # 3 tests; kept monotone
@@ -151,3 +173,27 @@ def test_family_effects_with_and_without_the_model() -> None:
     assert np.isnan(boundary["d_z"]["spread residual"])  # no difference at all: no effect
     assert boundary["push_fake"] == pytest.approx(0.135) and boundary["push"]["d_z"] > 0.8
     assert res["score"]["share_higher"] == 1.0
+
+
+@pytest.mark.parametrize("in_model", [["frequency", "flicker"], ["frequency"]])
+def test_the_doc_shows_every_picture_and_which_families_the_model_uses(
+    tmp_path: Path, in_model: list[str]
+) -> None:
+    pics = {
+        "sample_score": 0.1,
+        "self_blend_score": 0.9,
+        "threshold": 0.5,
+        "model": "m",
+        "seed": 0,
+        "in_model": in_model,
+        "differences": [],
+    }
+    out = tmp_path / "artifacts.md"
+    artifacts_doc.write_markdown(out, None, pics)
+    text = out.read_text()
+    shown = re.findall(r"\]\(artifacts/([\w-]+)\.png\)", text)
+    # Every picture drawn is shown, once, and every registry family has its own.
+    assert sorted(shown) == sorted(artifacts_doc.PICTURES)
+    assert {f"family-{n}" for n in (*FAMILY_NAMES, *CLIP_NAMES)} <= set(shown)
+    unused = re.findall(r"\*\*(\w+)\*\* \(not used by the shipped model\)", text)
+    assert unused == [n for n in ("surround", "flicker", "landmarks") if n not in in_model]
