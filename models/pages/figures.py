@@ -106,8 +106,20 @@ def _draw_map(ax: Any, panel: Panel, shown: Shown, title: str, vrange: tuple[flo
     ax.axis("off")
 
 
-def _draw_tracks(ax: Any, panel: Panel, title: str) -> None:
-    """Each track's points joined in order, coloured by group, on equal axes."""
+def _shared_box(panels: Sequence[Panel]) -> tuple[float, float, float, float] | None:
+    """One x and y range (x0, x1, y0, y1) over all the tracks shown, so their wander
+    compares at a glance; None when no track has a point."""
+    pts = np.concatenate([p.data[:, :2] for p in panels])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return None
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.05 * max(float((hi - lo).max()), 1e-6)
+    return lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
+
+
+def _draw_tracks(ax: Any, panel: Panel, title: str, box: tuple[float, ...] | None) -> None:
+    """Each track's points joined in order, coloured by group, on equal axes over ``box``."""
     x, y, group, track = panel.data.T
     for g in np.unique(group).astype(int):
         colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
@@ -117,7 +129,10 @@ def _draw_tracks(ax: Any, panel: Panel, title: str) -> None:
             # A dot per frame: a track that never moves still shows as one point.
             ax.plot(x[on], y[on], "-o", color=colour, lw=0.6, ms=1.2, label=name)
             name = None  # one legend entry per group
-    ax.set_aspect("equal", adjustable="datalim")
+    if box is not None:
+        ax.set_xlim(box[0], box[1])
+        ax.set_ylim(box[2], box[3])
+    ax.set_aspect("equal", adjustable="box")
     ax.set_title(title, fontsize=8)
     ax.set_xlabel(panel.xlabel, fontsize=7)
     ax.tick_params(labelsize=6)
@@ -168,6 +183,22 @@ def _draw_overlay(ax: Any, panel_of: Sequence[tuple[Shown, Panel]]) -> None:
         ax.legend(fontsize=6)
 
 
+def draw_side_by_side(row: Sequence[Any], here: Sequence[tuple[Shown, Panel]]) -> None:
+    """One video's map or tracks per axis of ``row``, all on one value range or one box."""
+    panels = [p for _, p in here]
+    maps = panels[0].kind == "map"
+    vrange = _shared_range(panels) if maps else None
+    box = None if maps else _shared_box(panels)
+    for ax, (s, panel) in zip(row, here, strict=False):
+        title = f"{s.label}: {panel.title}" if len(row) > 1 else panel.title
+        if vrange is not None:
+            _draw_map(ax, panel, s, title, vrange)
+        else:
+            _draw_tracks(ax, panel, title, box)
+    for ax in row[len(here) :]:
+        ax.axis("off")
+
+
 def draw_picture(shown: Sequence[Shown], path: Path) -> None:
     """A family's picture: one row per panel; maps and tracks side by side, curves and bars
     overlaid.
@@ -180,15 +211,7 @@ def draw_picture(shown: Sequence[Shown], path: Path) -> None:
         for r in range(n_panels):
             here = [(s, s.picture.panels[r]) for s in shown if r < len(s.picture.panels)]
             if here and here[0][1].kind in ("map", "tracks"):
-                vrange = _shared_range([p for _, p in here]) if here[0][1].kind == "map" else None
-                for c, (s, panel) in enumerate(here):
-                    title = f"{s.label}: {panel.title}" if ncols > 1 else panel.title
-                    if vrange is None:
-                        _draw_tracks(axes[r][c], panel, title)
-                    else:
-                        _draw_map(axes[r][c], panel, s, title, vrange)
-                for c in range(len(here), ncols):
-                    axes[r][c].axis("off")
+                draw_side_by_side(axes[r], here)
                 continue
             for c in range(ncols):
                 axes[r][c].remove()

@@ -26,7 +26,7 @@ from common.features.flicker import flicker_pairs
 from common.features.landmarks import INNER, PARTS
 from common.features.pictures import Picture
 from common.types import Box, Face, FaceTrack
-from models.pages.figures import Shown, _draw_overlay, draw_picture, figure
+from models.pages.figures import Shown, _draw_overlay, draw_picture, draw_side_by_side, figure
 
 S = 128
 N = 8
@@ -145,6 +145,23 @@ def test_landmark_tracks_show_the_inner_face_jitter(
     assert gap.data.shape == (3, N) and np.isfinite(gap.data).all()
     assert np.abs(calm.panels[1].data).max() < 1e-4
     assert gap.data[2].std() > 0.01 and jumpy.measures["pose shift gap"] > 0.01
+
+
+def test_side_by_side_tracks_share_one_box(
+    steady: FaceTrack, jittering: FaceTrack, tmp_path: Path
+) -> None:
+    """--against: both videos' tracks on the same axes limits, so their wander compares."""
+    pics = [landmarks_picture(jittering), landmarks_picture(steady)]
+    here = [(Shown(f"v{i}", p), p.panels[0]) for i, p in enumerate(pics)]
+    with figure(tmp_path / "box.png", 1, 2, (6, 3)) as (_, axes):
+        draw_side_by_side(axes[0], here)
+        (a, b) = axes[0]
+        assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
+        # The box holds the wider (jittered) tracks.
+        x, y = pics[0].panels[0].data[:, 0], pics[0].panels[0].data[:, 1]
+        assert a.get_xlim()[0] < x.min() and a.get_xlim()[1] > x.max()
+        assert a.get_ylim()[0] < y.min() and a.get_ylim()[1] > y.max()
+        assert a.get_title().startswith("v0: aligned landmark tracks")
 
 
 def test_rigid_head_motion_leaves_the_tracks_still(face) -> None:  # type: ignore[no-untyped-def]
