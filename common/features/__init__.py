@@ -15,7 +15,7 @@ bundle uses have not changed since its version (a new family was only added).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,44 +112,42 @@ def compatible(version: str | None, names: Sequence[str]) -> bool:
     return version in UNCHANGED_SINCE and set(names) <= UNCHANGED_SINCE[version]
 
 
-def frame_vector(
-    crop: np.ndarray, mask: np.ndarray, families: Sequence[FeatureFamily]
-) -> np.ndarray:
-    """Concatenate the families' vectors for one face crop, checking every length."""
-    parts = []
-    for fam in families:
-        v = np.asarray(fam.fn(crop, mask), dtype=np.float32)
+Family = FeatureFamily | ClipFamily
+
+
+def _joined(families: Sequence[Family], values: Iterable[np.ndarray]) -> np.ndarray:
+    """Concatenate the families' vectors, checking every length; non-finite values become 0."""
+    parts = [np.zeros(0, np.float32)]
+    for fam, value in zip(families, values, strict=True):
+        v = np.asarray(value, dtype=np.float32)
         if v.shape != (fam.length,):
             raise ValueError(f"family {fam.name} returned shape {v.shape}, want ({fam.length},)")
         parts.append(v)
     return np.nan_to_num(np.concatenate(parts), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def frame_slices(families: Sequence[FeatureFamily]) -> list[slice]:
-    out, start = [], 0
-    for fam in families:
-        out.append(slice(start, start + fam.length))
-        start += fam.length
-    return out
+def frame_vector(
+    crop: np.ndarray, mask: np.ndarray, families: Sequence[FeatureFamily]
+) -> np.ndarray:
+    """Concatenate the frame families' vectors for one face crop, checking every length."""
+    return _joined(families, (fam.fn(crop, mask) for fam in families))
 
 
 def clip_vector(track: FaceTrack, clips: Sequence[ClipFamily]) -> np.ndarray:
     """Concatenate the clip families' vectors for one face track, checking every length."""
-    parts = [np.zeros(0, np.float32)]
-    for fam in clips:
-        v = np.asarray(fam.fn(track), dtype=np.float32)
-        if v.shape != (fam.length,):
-            raise ValueError(f"family {fam.name} returned shape {v.shape}, want ({fam.length},)")
-        parts.append(v)
-    return np.nan_to_num(np.concatenate(parts), nan=0.0, posinf=0.0, neginf=0.0)
+    return _joined(clips, (fam.fn(track) for fam in clips))
 
 
-def clip_slices(clips: Sequence[ClipFamily]) -> list[slice]:
+def slices(families: Sequence[Family]) -> list[slice]:
+    """Each family's columns in the concatenation of ``families``' vectors."""
     out, start = [], 0
-    for fam in clips:
+    for fam in families:
         out.append(slice(start, start + fam.length))
         start += fam.length
     return out
+
+
+frame_slices = clip_slices = slices
 
 
 def video_layout(
