@@ -47,9 +47,10 @@ def select_and_fit(
     seed: int = 0,
     grid: list[dict[str, list[Any]]] | None = None,
     n_jobs: int = 1,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any], float, list[dict[str, Any]]]:
     """Grid search with StratifiedGroupKFold; returns the best parameters refitted as a
-    calibrated pipeline on all of ``x``."""
+    calibrated pipeline on all of ``x`` (``sample_weight`` weighs the rows in every fit)."""
     cv = StratifiedGroupKFold(n_splits=_folds(groups), shuffle=True, random_state=seed)
     search = GridSearchCV(
         make_search_pipeline(seed=seed),
@@ -59,7 +60,7 @@ def select_and_fit(
         n_jobs=n_jobs,
         refit=False,
     )
-    search.fit(x, y, groups=groups)
+    search.fit(x, y, groups=groups, **_weights(sample_weight))
     table = [
         {"params": p, "auc": float(m), "std": float(s)}
         for p, m, s in zip(
@@ -70,17 +71,30 @@ def select_and_fit(
         )
     ]
     best = dict(search.best_params_)
-    pipeline = pipeline_from_params(best, seed=seed).fit(x, y)
+    pipeline = pipeline_from_params(best, seed=seed).fit(x, y, **_weights(sample_weight))
     return pipeline, best, float(search.best_score_), table
 
 
+def _weights(sample_weight: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Fit parameters that route row weights to the pipeline's SVM (none: no parameter, so an
+    unweighted fit is exactly what it always was)."""
+    return {} if sample_weight is None else {"svm__sample_weight": sample_weight}
+
+
 def out_of_fold(
-    pipeline: Any, x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int
+    pipeline: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     cv = StratifiedGroupKFold(n_splits=_folds(groups), shuffle=True, random_state=seed)
-    return cross_val_predict(clone(pipeline), x, y, groups=groups, cv=cv, method="predict_proba")[
-        :, 1
-    ]
+    kw = {"params": _weights(sample_weight)} if sample_weight is not None else {}
+    proba = cross_val_predict(
+        clone(pipeline), x, y, groups=groups, cv=cv, method="predict_proba", **kw
+    )
+    return proba[:, 1]
 
 
 def choose_threshold(
@@ -118,6 +132,7 @@ def train(
     seed: int = 0,
     grid: list[dict[str, list[Any]]] | None = None,
     n_jobs: int = 1,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainResult:
     """Select, fit, and fix the threshold on held-out scores.
 
@@ -126,8 +141,10 @@ def train(
     threshold, not only the dev split's few subjects. For ``eer`` the dev split alone is
     used when it has both classes.
     """
-    pipe, params, cv_auc, table = select_and_fit(x, y, groups, seed=seed, grid=grid, n_jobs=n_jobs)
-    oof = out_of_fold(pipe, x, y, groups, seed)
+    pipe, params, cv_auc, table = select_and_fit(
+        x, y, groups, seed=seed, grid=grid, n_jobs=n_jobs, sample_weight=sample_weight
+    )
+    oof = out_of_fold(pipe, x, y, groups, seed, sample_weight)
     scores, labels, doms = oof, y, domains
     if dev is not None:
         dev_scores = pipe.predict_proba(dev[0])[:, 1]

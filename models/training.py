@@ -18,7 +18,7 @@ from models.bundle import ModelBundle, save_bundle
 from models.featurize import Featurized, featurize, video_matrix
 from models.manifest import Item
 from models.metrics import auc, eer, rates_at
-from models.selection import train
+from models.selection import TrainResult, train
 
 
 @dataclass
@@ -38,6 +38,9 @@ class TrainOptions:
     sampling: Sampling = "spread"
     tracking: Tracking = "detect"
     box_jitter: tuple[float, float] | None = None  # models.augment.BoxJitter (shift, log-scale)
+    # The manifest's own fakes together weigh this much relative to all self-blends (None: one
+    # video, one weight): a few dozen real deepfakes are otherwise lost among the self-blends.
+    real_fake_weight: float | None = None
     seed: int = 0
     cache: Path | None = None
     workers: int = 1
@@ -57,9 +60,9 @@ def _counts(rows: list[Featurized]) -> dict[str, int]:
     return dict(Counter(f"{r.item.label}:{r.item.method or '-'}" for r in rows))
 
 
-def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> dict[str, Any]:
-    """Featurize, select and fit, fix the threshold, save the bundle; return the card data."""
-    cfg = ExtractConfig(
+def extract_config(opt: TrainOptions) -> ExtractConfig:
+    """How training reads videos (every family; :func:`video_matrix` picks the model's)."""
+    return ExtractConfig(
         FAMILIES,
         detector=opt.detector,
         crop_size=opt.crop_size,
@@ -67,18 +70,58 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         sampling=opt.sampling,
         tracking=opt.tracking,
     )
+
+
+def featurize_for(
+    items: list[Item], settings: Settings, opt: TrainOptions, progress: bool = True
+) -> list[Featurized]:
+    """Feature rows of the training items (with their self-blended, degraded and box-jittered
+    copies) and of the dev split (as a scan reads them: no box jitter)."""
     kw: dict[str, Any] = dict(
         self_blend_seed=opt.seed if opt.self_blend else None,
         augment=opt.augment,
         cache=opt.cache,
         workers=opt.workers,
-        progress=True,
+        progress=progress,
     )
+    cfg = extract_config(opt)
     dev_items = [it for it in items if it.split == opt.dev_split]
     train_items = [it for it in items if it.split != opt.dev_split]
     rows = featurize(train_items, settings, cfg, **kw, box_jitter=opt.box_jitter)
     # The threshold is set on dev clips cropped as a scan crops them: no box jitter.
-    rows += featurize(dev_items, settings, cfg, **kw) if dev_items else []
+    return rows + (featurize(dev_items, settings, cfg, **kw) if dev_items else [])
+
+
+def real_fake_weights(rows: list[Featurized], weight: float | None) -> np.ndarray | None:
+    """Row weights that give the manifest's fakes ``weight`` x the self-blends' total."""
+    if weight is None:
+        return None
+    fake = np.array([r.item.label == "fake" for r in rows])
+    blend = np.array(["self-blend" in (r.item.method or "") for r in rows])
+    real_fake = fake & ~blend
+    w = np.ones(len(rows))
+    if real_fake.any() and blend.any():
+        w[real_fake] = weight * blend.sum() / real_fake.sum()
+    return w * len(w) / w.sum()
+
+
+@dataclass
+class Fitted:
+    """A fitted model and what its card needs, from :func:`fit_rows`."""
+
+    result: TrainResult
+    y: np.ndarray
+    kept: list[Featurized]
+    dev: tuple[np.ndarray, np.ndarray] | None
+    failed: Counter[str]
+
+
+def fit_rows(
+    rows: list[Featurized],
+    opt: TrainOptions,
+    grid: list[dict[str, list[Any]]] | None = None,
+) -> Fitted:
+    """Select and fit on the non-dev rows, and fix the threshold (dev split and out-of-fold)."""
     failed = Counter(r.error for r in rows if r.matrix is None)
     if opt.pseudo_only:
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
@@ -100,8 +143,17 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         domains=_domains(kept),
         dev_domains=dev_domains,
         seed=opt.seed,
+        grid=grid,
         n_jobs=opt.workers,
+        sample_weight=real_fake_weights(kept, opt.real_fake_weight),
     )
+    return Fitted(res, y, kept, dev, failed)
+
+
+def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> dict[str, Any]:
+    """Featurize, select and fit, fix the threshold, save the bundle; return the card data."""
+    fitted = fit_rows(featurize_for(items, settings, opt), opt)
+    res, y, kept, dev, failed = fitted.result, fitted.y, fitted.kept, fitted.dev, fitted.failed
     card: dict[str, Any] = {
         "name": opt.name,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -131,6 +183,11 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
             "pseudo_only": opt.pseudo_only,
             "augment": opt.augment,
             **({"box_jitter": list(opt.box_jitter)} if opt.box_jitter else {}),
+            **(
+                {"real_fake_weight": opt.real_fake_weight}
+                if opt.real_fake_weight is not None
+                else {}
+            ),
             "failed_extraction": dict(failed),
         },
         "cv_table": res.cv_table,
