@@ -193,7 +193,12 @@ def main() -> int:
             items, train_rows, test_rows, opt, keep=learns_from(c, source), grid=GRID
         )
         _save(args.done, name, scored[name])
-        info[name] = {"note": c.note, "families": list(c.families), "frames": c.frames}
+        info[name] = {
+            "note": c.note,
+            "families": list(c.families),
+            "frames": c.frames,
+            "real_fakes": c.real_fakes,
+        }
     nuisance = {r.item.target: r.nuisance for r in test_rows}  # clip facts, any candidate's read
     results = render(items, scored, info, nuisance, args.boot, time.time() - t0)
     text = args.out.read_text() if args.out.exists() else ""

@@ -108,6 +108,30 @@ def render(
     return Results(data, _lines(data, seconds))
 
 
+def _simplicity(v: dict[str, Any]) -> tuple[bool, int, int]:
+    """The rule's order of simplicity: no real deepfakes, fewer families, fewer frames."""
+    return (bool(v.get("real_fakes")), len(v.get("families", ())), int(v.get("frames", 16)))
+
+
+def _choice(c: dict[str, dict[str, Any]]) -> list[str]:
+    """The selection rule applied to the table (the speed constraint is checked apart)."""
+    ok = {n: v for n, v in c.items() if n != "today" and v["heads_frr"] <= 0.02}
+    if not ok:
+        return ["", "**Choice by the rule:** no candidate meets the FRR constraint."]
+    best = max(ok, key=lambda n: ok[n]["mean_auc"])
+    near = [n for n in ok if ok[n]["mean_auc"] >= ok[best]["mean_auc"] - 0.01]
+    pick = min(near, key=lambda n: (_simplicity(ok[n]), -ok[n]["mean_auc"]))
+    lo = ok[pick]["diff_ci"][0]
+    verdict = "replaces" if lo > 0 else "does not replace"
+    return [
+        "",
+        f"**Choice by the rule** (before the speed constraint): highest mean **{best}** "
+        f"({ok[best]['mean_auc']:.3f}); simplest within 0.01 of it: **{pick}** "
+        f"({ok[pick]['mean_auc']:.3f}); its paired difference to today's model has a 95% lower "
+        f"bound of {lo:+.3f}, so it {verdict} today's default.",
+    ]
+
+
 def _lines(data: dict[str, Any], seconds: float) -> list[str]:
     c = data["candidates"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -140,6 +164,7 @@ def _lines(data: dict[str, Any], seconds: float) -> list[str]:
             + f" | {v['pooled_auc']:.3f} | {v['pooled3_auc']:.3f}"
             + f" | {_pct(v['heads_frr'])} of {v['heads_n']} |"
         )
+    out += _choice(c)
     out += ["", "Candidates:", ""]
     out += [f"- **{n}**: {v.get('note', 'as shipped')}" for n, v in c.items()]
     out += [

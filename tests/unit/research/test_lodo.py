@@ -148,3 +148,25 @@ def test_shared_data_names_the_source_of_each_video(tmp_path: Path) -> None:
     assert by_source["ffpp-c23"].method == "ffpp-c23:Face2Face"
     assert by_source["ffpp-c40"].group == by_source["ffpp-c23"].group  # shared FF++ ids
     assert talking_head_source(by_source["talking-heads"]) == "grid"
+
+
+def test_the_rule_prefers_the_simplest_candidate_within_a_hundredth() -> None:
+    from research.generalize_report import _choice
+
+    def cand(mean: float, lo: float, fams: int, frames: int = 16, frr: float = 0.01) -> dict:
+        fam = [f"f{i}" for i in range(fams)]
+        return dict(
+            mean_auc=mean, diff_ci=(lo, lo + 0.1), heads_frr=frr, families=fam, frames=frames
+        )
+
+    c = {
+        "today": cand(0.70, 0.0, 4),
+        "big": cand(0.760, 0.02, 7),
+        "small": cand(0.752, -0.01, 5),
+        "fast": cand(0.90, 0.2, 4, frr=0.05),  # breaks the FRR constraint
+    }
+    text = " ".join(_choice(c))
+    assert "highest mean **big**" in text and "simplest within 0.01 of it: **small**" in text
+    assert "does not replace" in text
+    c["small"]["diff_ci"] = (0.001, 0.1)
+    assert "so it replaces" in " ".join(_choice(c))
