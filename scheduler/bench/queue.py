@@ -318,7 +318,7 @@ def distributed_scan(
     paths: list[Path], settings: Settings, *, workers: int = 2, timeout_s: float = 1800.0
 ) -> dict[str, Any]:
     """The videos scanned for real by a ``dfscan worker`` with ``workers`` pool processes:
-    time to its first scan, memory of its pool processes, CPU per video."""
+    time to its first scan, memory of its pool processes, CPU and stored bytes per video."""
     from scheduler.lists import Entry
     from scheduler.options import model_version
     from worker.celery_app import QUEUE, make_app
@@ -344,10 +344,12 @@ def distributed_scan(
                 drain = _drain(engine, client, worker, sub, timeout_s)
             finally:
                 memory = sampler.stop()
-        out.update(drain, **memory_figures(memory, workers), model_version=version)
+        out.update(drain, **memory_figures(memory, in_process=False), model_version=version)
         out["seconds_to_first_scan"] = drain["first_row_after_launch_s"]
         ms = drain["worker_ms_per_task"]
         out["cpu_per_video_s"] = None if ms is None else ms / 1000
+        # Real rows (scores, per-family explanations, timings): what a scan costs to keep.
+        out["storage_bytes_per_video"] = per(services.table_bytes(engine), _videos(engine))
         out["load_after"] = loadavg()
         return out
     finally:

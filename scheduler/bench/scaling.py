@@ -81,16 +81,17 @@ def cold_run(targets: list[str], settings: Settings) -> dict[str, Any]:
     }
 
 
-def memory_figures(memory: TreeMemory, workers: int) -> dict[str, Any]:
+def memory_figures(memory: TreeMemory, *, in_process: bool) -> dict[str, Any]:
     """Per-worker and whole-pool memory (MB) of one run: peaks of PSS and USS.
 
-    With one worker the scan runs in the process itself, so that process is the worker;
-    with more, the root is their parent and the pool's total counts it.
+    ``in_process``: the root scanned itself (run_embedded with one worker), so it is the
+    worker. Otherwise the workers are its children (a pool, a Celery worker's pool processes
+    however many) and the pool's total counts the root too.
     """
-    if workers > 1:
-        procs = memory.workers()
-    else:
+    if in_process:
         procs = [memory.peaks[memory.root]] if memory.root in memory.peaks else []
+    else:
+        procs = memory.workers()
     return {
         "pss_mb_per_worker": median([m.pss for m in procs]) if procs else None,
         "uss_mb_per_worker": median([m.uss for m in procs]) if procs else None,
@@ -124,7 +125,8 @@ def run_figures(targets: list[str], settings: Settings, workers: int) -> dict[st
         "cpu_s": run["cpu"],
         "cpu_per_video_s": run["cpu"] / len(targets),
         "errors": run["errors"],
-        **memory_figures(run["memory"], workers),
+        # run_embedded scans in its own process with one worker, forks a pool with more.
+        **memory_figures(run["memory"], in_process=workers == 1),
         "load_before": before,
         "load_after": loadavg(),
     }

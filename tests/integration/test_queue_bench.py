@@ -91,6 +91,8 @@ def test_distributed_scans_through_a_worker_that_shares_its_model(
     assert out["model_version"] == corpus.model_version
     assert 0 < out["worker_ready_s"] < out["seconds_to_first_scan"]
     assert out["cpu_per_video_s"] > 0
+    # A real row holds the score, the families' explanation and the timings.
+    assert out["storage_bytes_per_video"] > 1000
     # Two pool processes, forked after the model was loaded: their pages mostly shared.
     assert out["memory_samples"] >= 1
     assert out["uss_mb_per_worker"] < 0.5 * out["rss_mb_per_worker"]

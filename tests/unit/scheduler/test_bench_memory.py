@@ -74,3 +74,19 @@ def test_rollup_of_a_process_that_is_gone_is_none() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert rollup(proc.pid) is None
+
+
+def test_a_pool_of_one_is_measured_in_its_child_not_its_parent(holder) -> None:  # type: ignore[no-untyped-def]
+    from scheduler.bench.scaling import memory_figures
+
+    sampler = TreeSampler(holder.pid, interval_s=0.05).start()
+    time.sleep(0.2)
+    tree = sampler.stop()
+    # A Celery worker with one pool process: the worker is the child, which shares the block.
+    pool = memory_figures(tree, in_process=False)
+    (child,) = children(holder.pid)
+    assert pool["uss_mb_per_worker"] == tree.peaks[child].uss < 16
+    # An embedded run with one worker scans in the root itself: the root is the worker.
+    own = memory_figures(tree, in_process=True)
+    assert own["pss_mb_per_worker"] == tree.peaks[holder.pid].pss >= 32
+    assert pool["total_pss_mb"] == own["total_pss_mb"] == tree.total_pss_peak
