@@ -13,7 +13,8 @@ with W pool processes drains the queue, each task upserting its row. Measured:
   worker, and the CPU each task costs the worker (main process and pool, from ``/proc``),
   Redis (its ``INFO``) and the Postgres backends serving the workers (``/proc``, when
   Postgres runs here); Redis commands per task and per second, WAL bytes per task;
-- storage: bytes per video of the three tables a batch writes, indexes included.
+- storage: bytes per video of the three tables a batch writes, indexes included, and the
+  mean size of a ``scans`` row.
 
 The run is bounded: at most ``MAX_TASKS`` tasks, and the drain stops at ``timeout_s``
 (the figures then say how many rows arrived). It refuses a database that holds any batch
@@ -301,6 +302,7 @@ def queue_load(
             worker.wait_ready()
             out["drain"] = _drain(engine, client, worker, sub, timeout_s)
         out["storage_bytes_per_video"] = per(services.table_bytes(engine), _videos(engine))
+        out["scan_row_bytes"] = services.scan_row_bytes(engine, sub.batch_id)
         out["load_after"] = loadavg()
         return out
     finally:
@@ -318,7 +320,7 @@ def distributed_scan(
     paths: list[Path], settings: Settings, *, workers: int = 2, timeout_s: float = 1800.0
 ) -> dict[str, Any]:
     """The videos scanned for real by a ``dfscan worker`` with ``workers`` pool processes:
-    time to its first scan, memory of its pool processes, CPU and stored bytes per video."""
+    time to its first scan, memory of its pool processes, CPU per video, size of a row."""
     from scheduler.lists import Entry
     from scheduler.options import model_version
     from worker.celery_app import QUEUE, make_app
@@ -348,8 +350,8 @@ def distributed_scan(
         out["seconds_to_first_scan"] = drain["first_row_after_launch_s"]
         ms = drain["worker_ms_per_task"]
         out["cpu_per_video_s"] = None if ms is None else ms / 1000
-        # Real rows (scores, per-family explanations, timings): what a scan costs to keep.
-        out["storage_bytes_per_video"] = per(services.table_bytes(engine), _videos(engine))
+        # A real row (score, per-family explanation, timings), against a dry run's.
+        out["scan_row_bytes"] = services.scan_row_bytes(engine, sub.batch_id)
         out["load_after"] = loadavg()
         return out
     finally:

@@ -102,3 +102,18 @@ def table_bytes(engine: Engine) -> int | None:
         return sum(
             int(conn.scalar(text("SELECT pg_total_relation_size(:t)"), {"t": t})) for t in TABLES
         )
+
+
+def scan_row_bytes(engine: Engine, batch_id: int) -> float | None:
+    """Mean size of a batch's ``scans`` rows as Postgres holds them (``pg_column_size`` of
+    the row; indexes not included): what a result costs to keep, without the fixed pages
+    every table and index starts with, which dominate a small run's table sizes."""
+    if engine.dialect.name != "postgresql":
+        return None
+    query = text(
+        "SELECT avg(pg_column_size(s.*)) FROM scans s "
+        "JOIN batch_items b ON b.video_id = s.video_id WHERE b.batch_id = :batch"
+    )
+    with engine.connect() as conn:
+        mean = conn.scalar(query, {"batch": batch_id})
+    return None if mean is None else float(mean)

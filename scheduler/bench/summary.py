@@ -164,7 +164,7 @@ def queue_human(res: dict[str, Any]) -> str:
             f"  PSS {_fmt(res['pss_mb_per_worker'], '.0f')} MB (USS "
             f"{_fmt(res['uss_mb_per_worker'], '.0f')}) per pool process, "
             f"{_fmt(res['total_pss_mb'], '.0f')} MB in all; "
-            f"{_fmt(res['storage_bytes_per_video'], '.0f')} B stored per video",
+            f"a scans row {_fmt(res['scan_row_bytes'], '.0f')} B",
         ]
     lines += [
         f"  drain: {drain['rows_written']} rows in {_fmt(drain['wall_s'])} s, "

@@ -24,6 +24,9 @@ from worker.tasks import TASK_NAME
 
 pytestmark = pytest.mark.services
 
+# A dry-run scans row (no score, explanation or timings) is under this; a real one is over.
+DRY_ROW_BYTES = 300
+
 
 def bench(redis_url: str, postgres_url: str, *args: str, **env: str):  # type: ignore[no-untyped-def]
     env = {"DFSCAN_BROKER_URL": redis_url, "DFSCAN_DATABASE_URL": postgres_url, **env}
@@ -65,6 +68,8 @@ def test_queue_load_drains_dry_run_tasks_through_a_real_worker(
     assert drain["redis_commands_per_task"] >= 2 and drain["redis_cpu_ms_per_task"] > 0
     assert drain["postgres_cpu_ms_per_task"] > 0  # Postgres runs on this machine
     assert out["storage_bytes_per_video"] > 100
+    # A dry-run row has no score, explanation or timings.
+    assert 100 < out["scan_row_bytes"] < DRY_ROW_BYTES
 
 
 def test_queue_load_refuses_a_database_with_real_batches(
@@ -92,7 +97,7 @@ def test_distributed_scans_through_a_worker_that_shares_its_model(
     assert 0 < out["worker_ready_s"] < out["seconds_to_first_scan"]
     assert out["cpu_per_video_s"] > 0
     # A real row holds the score, the families' explanation and the timings.
-    assert out["storage_bytes_per_video"] > 1000
+    assert out["scan_row_bytes"] > DRY_ROW_BYTES
     # Two pool processes, forked after the model was loaded: their pages mostly shared.
     assert out["memory_samples"] >= 1
     assert out["uss_mb_per_worker"] < 0.5 * out["rss_mb_per_worker"]
