@@ -83,6 +83,45 @@ def served(folder: Path) -> Iterator[str]:
         proc.wait()
 
 
+def _container_overhead(path: Path) -> int:
+    """Bytes of the MP4's top-level boxes other than the media data (ftyp, moov: the index
+    a ranged reader would fetch first)."""
+    total, size = 0, path.stat().st_size
+    with path.open("rb") as f:
+        pos = 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            box, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if box == 1:  # a 64-bit size follows the type
+                box = int.from_bytes(head[8:16], "big")
+            elif box == 0:  # to the end of the file
+                box = size - pos
+            if kind != b"mdat":
+                total += box
+            pos += box
+    return total
+
+
+def ranged_bytes(path: Path, frames: int) -> int:
+    """What a reader that fetched only byte ranges would need for a ``segments`` sample of
+    ``frames`` frames: the MP4 index, and the packets of each run (2 pictures past its end
+    for a B-picture's forward reference), by the scanner's own choice of runs."""
+    import av
+
+    from common.frame_indices import segment_indices
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        packets = sorted(
+            (p.pts, p.size, p.is_keyframe) for p in c.demux(stream) if p.pts is not None
+        )
+    keys = [i for i, (_, _, key) in enumerate(packets) if key]
+    picked = segment_indices(len(packets), frames, keys)
+    needed = {j for i in picked for j in range(i, min(i + 3, len(packets)))}
+    return _container_overhead(path) + sum(packets[j][1] for j in needed)
+
+
 def _timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
     """Median CPU and wall seconds of ``repeat`` calls."""
     cpu, wall = [], []
@@ -124,6 +163,9 @@ def measure(clip: Path, repeat: int) -> dict[str, Any]:
         "video": info,
         "bitrate_mbit_s": 8 * size / info["duration_s"] / MB,
         "bytes_fetched": size,
+        # A fetch of only what the scan decodes (not how workers fetch today: an estimate).
+        "bytes_if_ranged": ranged_bytes(clip, scanner.cfg.frames),
+        "sampling": scanner.cfg.sampling,
         "fetch": {**fetch_t, "cpu_ms_per_mb": 1000 * fetch_t["cpu_s"] / (size / MB)},
         "scan": {**scan_t, "cpu_s_per_video_minute": scan_t["cpu_s"] / (info["duration_s"] / 60)},
         "scan_bytes_demuxed": stats.bytes_read,
