@@ -108,9 +108,11 @@ def render(
     return Results(data, _lines(data, seconds))
 
 
-def _simplicity(v: dict[str, Any]) -> tuple[bool, int, int]:
-    """The rule's order of simplicity: no real deepfakes, fewer families, fewer frames."""
-    return (bool(v.get("real_fakes")), len(v.get("families", ())), int(v.get("frames", 16)))
+def _simplicity(v: dict[str, Any]) -> tuple[bool, int, int, int]:
+    """The rule's order of simplicity: no real deepfakes, fewer families, fewer frames, mean
+    pooling (before the video vector or the top quarter)."""
+    pooled = 0 if v.get("pooling") == "mean" else 1
+    return (bool(v.get("real_fakes")), len(v.get("families", ())), int(v.get("frames", 16)), pooled)
 
 
 def _choice(c: dict[str, dict[str, Any]]) -> list[str]:

@@ -56,6 +56,16 @@ def talking_head_folds(items: Sequence[Item], k: int = 5, seed: int = 0) -> list
     return [[it for it in heads if talking_head_source(it) in order[j::k]] for j in range(k)]
 
 
+def folds(items: Sequence[Item]) -> list[tuple[str, list[Item], str | None]]:
+    """(name, held-out items, held-out source) of every fold: the four test sources, then the
+    talking-head folds (no source dropped beyond their identities)."""
+    out: list[tuple[str, list[Item], str | None]] = [
+        (src, test_items(items, src), src) for src in TEST_SOURCES
+    ]
+    out += [(f"talking-heads {j}", f, None) for j, f in enumerate(talking_head_folds(items))]
+    return out
+
+
 def _fit_and_score(
     train_rows: list[Featurized],
     test_rows: list[Featurized],
@@ -90,9 +100,7 @@ def run_folds(
     """
     out = Scored()
     by_target = {r.item.target: r for r in test_rows}
-    folds = [(src, test_items(items, src), src) for src in TEST_SOURCES]
-    folds += [(f"talking-heads {j}", f, None) for j, f in enumerate(talking_head_folds(items))]
-    for name, held, source in folds:
+    for name, held, source in folds(items):
         drop = excluded(items, held, source)
         rows = [r for r in train_rows if r.item.target not in drop and keep(r)]
         test = [by_target[it.target] for it in held if it.target in by_target]
