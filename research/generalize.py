@@ -169,7 +169,7 @@ def _score(c, items, train_rows, test_rows, opt, keep, pooled) -> lodo.Scored:  
 
 def _saved(done: Path | None, name: str) -> lodo.Scored | None:
     """A candidate's scores from an earlier, interrupted run (``--done DIR``)."""
-    f = done / f"{name}.json" if done else None
+    f = done / f"{name.replace('/', '_')}.json" if done else None
     if f is None or not f.exists():
         return None
     return lodo.Scored(**json.loads(f.read_text()))
@@ -178,7 +178,7 @@ def _saved(done: Path | None, name: str) -> lodo.Scored | None:
 def _save(done: Path | None, name: str, s: lodo.Scored) -> None:
     if done:
         done.mkdir(parents=True, exist_ok=True)
-        (done / f"{name}.json").write_text(json.dumps(asdict(s), default=float))
+        (done / f"{name.replace('/', '_')}.json").write_text(json.dumps(asdict(s), default=float))
 
 
 def main() -> int:
