@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 from common.types import Box, Face
 from models.augment import Degrader, degrade, draw_degradation
-from models.featurize import Recipe, _recipes
+from models.featurize import Featurized, Recipe, _recipes
 from models.manifest import Item, write_manifest
-from models.selection import choose_threshold, train
+from models.selection import choose_threshold, select_and_fit, train
 from models.selfblend import BlendParams, draw_params, self_blend
+from models.training import real_fake_weights
 
 SIZE = 128
 
@@ -243,3 +244,27 @@ def test_dfscan_train_with_box_jitter(tmp_path: Path) -> None:
     assert len(before) == 12 and len(new) == 10  # 5 train clips x (as is, self-blend)
     olds = list(before.values())
     assert not any(n.shape == o.shape and np.allclose(n, o) for n in new for o in olds)
+
+
+def test_real_fakes_can_weigh_as_much_as_all_self_blends() -> None:
+    rows = [Featurized(Item(f"r{i}", "real", method="a"), None) for i in range(6)]
+    rows += [Featurized(Item(f"b{i}", "fake", method="a:self-blend"), None) for i in range(8)]
+    rows += [Featurized(Item(f"f{i}", "fake", method="ffpp-c23:Deepfakes"), None) for i in range(2)]
+    assert real_fake_weights(rows, None) is None
+    w = real_fake_weights(rows, 1.0)
+    assert w is not None and w.mean() == pytest.approx(1.0)  # the total weight is kept
+    assert w[-2:].sum() == pytest.approx(w[6:14].sum())  # 2 real fakes = 8 self-blends
+    assert np.all(w[:6] == w[6])  # reals and self-blends keep one weight each
+
+
+def test_sample_weights_reach_the_svm() -> None:
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (40, 3)), rng.normal(1.5, 1, (40, 3))]
+    y = np.r_[np.zeros(40, int), np.ones(40, int)]
+    groups = np.arange(80) % 10
+    grid = [{"svm__kernel": ["linear"], "svm__C": [1.0]}]
+    plain, *_ = select_and_fit(x, y, groups, grid=grid)
+    w = np.where(y == 1, 5.0, 1.0)
+    weighted, *_ = select_and_fit(x, y, groups, grid=grid, sample_weight=w)
+    # Fakes weighing 5x push the boundary towards the reals: more rows called fake.
+    assert (weighted.predict(x) == 1).sum() > (plain.predict(x) == 1).sum()
