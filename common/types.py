@@ -14,8 +14,10 @@ import numpy as np
 # each starting at a keyframe (far fewer pictures decoded; see docs/speed.md).
 Sampling = Literal["spread", "segments"]
 # "detect": a face detection on every sampled frame; "landmarks": between near-adjacent
-# frames the face follows its re-fitted landmarks (common.faces.follow_landmarks).
-Tracking = Literal["detect", "landmarks"]
+# frames the face follows its re-fitted landmarks (common.faces.follow_landmarks), with a
+# detection every few frames; "runs": the same through a whole run of near-adjacent frames,
+# detecting only at its start, at a cut or where the fit jumps (docs/faces.md).
+Tracking = Literal["detect", "landmarks", "runs"]
 # dlib's HOG detector with 68 landmarks, or OpenCV's Haar cascade (box only).
 Detector = Literal["dlib", "haar"]
 SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)

@@ -2,9 +2,9 @@
 
 :func:`track_faces` finds the first face on the whole (downscaled) frame and then searches
 a window around the previous face (:func:`common.faces.detection.detect_near`); with
-``tracking="landmarks"`` a near-adjacent frame gets the previous face moved by re-fitting its
-landmarks (:func:`follow_landmarks`) instead. The thresholds were measured on the research
-clips: docs/faces.md.
+``tracking="landmarks"`` or ``"runs"`` a near-adjacent frame gets the previous face moved
+by re-fitting its landmarks (:func:`follow_landmarks`) instead. The thresholds were measured
+on the research clips: docs/faces.md.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from common.faces.detection import (
 from common.types import TRACKINGS, Box, Face, Frame, Tracking
 
 # Landmark following: between frames at most FOLLOW_MAX_GAP apart the face is moved by
-# re-fitting its landmarks; a detection runs again after FOLLOW_STEPS such frames, and
+# re-fitting its landmarks; a detection runs again after FOLLOW_STEPS such frames
+# (``tracking="landmarks"``; ``"runs"`` has no such limit: a detection starts each run), and
 # whenever the re-fit moves or rescales the face more than a face can in that time.
 FOLLOW_MAX_GAP = 2
 FOLLOW_STEPS = 3
+STEPS: dict[Tracking, float] = {"detect": 0, "landmarks": FOLLOW_STEPS, "runs": float("inf")}
 FOLLOW_MAX_SHIFT = 0.25  # of the face's side
 FOLLOW_MAX_SCALE = 1.15
 # A followed face must still look like the last one: normalised correlation of the grey
@@ -71,16 +73,21 @@ def crop_thumb(crop: np.ndarray) -> np.ndarray:
 
 
 def follow_landmarks(
-    detector: FaceDetector, image: np.ndarray, previous: Detection
+    detector: FaceDetector,
+    image: np.ndarray,
+    previous: Detection,
+    anchor: Detection | None = None,
 ) -> Detection | None:
     """The previous face moved to this frame by re-fitting its landmarks, or None.
 
     Kazemi & Sullivan's regression cascade (CVPR 2014) starts from a box and converges when
     the face moved little since, at a fraction of a HOG pass's cost (docs/faces.md).
     It runs, like :func:`detect_near`, on a grey window scaled so the face is TRACK_FACE_PX
-    wide. The box follows the landmarks' centroid and spread. None (detect instead) when the
-    detector has no landmarks or the re-fit moved or rescaled the face more than a face
-    moves in a frame or two.
+    wide. The box follows the landmarks' centroid and spread: from ``previous`` box, or with
+    ``anchor`` (the detection a run of followed frames started from) from that detection's
+    box, so that the rounding of many followed boxes in a row does not add up. None (detect
+    instead) when the detector has no landmarks or the re-fit moved or rescaled the face more
+    than a face moves in a frame or two.
     """
     refit = getattr(detector, "landmarks_at", None)
     if refit is None or previous.landmarks is None:
@@ -109,6 +116,10 @@ def follow_landmarks(
         1 / FOLLOW_MAX_SCALE <= scale <= FOLLOW_MAX_SCALE
     ):
         return None
+    if anchor is not None and anchor.landmarks is not None:
+        box = anchor.box
+        shift = lm.mean(axis=0) - anchor.landmarks.mean(axis=0)
+        scale = _spread(lm) / max(_spread(anchor.landmarks), 1e-6)
     cx, cy = box.center
     nw, nh = box.w * scale, box.h * scale
     moved = Box(
@@ -196,7 +207,10 @@ def track_faces(
     around the previous face first (see :func:`detect_near`), and the whole frame only when
     that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
     previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
-    FOLLOW_STEPS frames in a row. ``reframe`` edits each detection before its crop is cut.
+    FOLLOW_STEPS frames in a row; with ``tracking="runs"``, any number in a row (a run of
+    consecutive frames is followed from the detection at its start). A re-fit that jumps
+    or whose face no longer looks like the last one (a cut) is replaced by a detection.
+    ``reframe`` edits each detection before its crop is cut.
 
     ``small=True`` is the second pass, for frames where the first found no face at all:
     whole frames are searched enlarged (:func:`detect_small`, faces down to ~40 px) until
@@ -209,8 +223,10 @@ def track_faces(
 
     if tracking not in TRACKINGS:
         raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKINGS)})")
+    steps = STEPS[tracking]
     faces: list[Face] = []
     last: Detection | None = None
+    anchor: Detection | None = None  # "runs": the detection the followed frames started from
     last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
     last_index, followed = -(10**9), 0
     # Larger (or, small, enlarged) whole-frame searches that may still miss before giving up.
@@ -218,13 +234,8 @@ def track_faces(
     detect = _detect_small if small else _detect_main
     for frame in frames:  # type: ignore[attr-defined]
         face, now_thumb = None, None
-        if (
-            tracking == "landmarks"
-            and last is not None
-            and followed < FOLLOW_STEPS
-            and 0 < frame.index - last_index <= FOLLOW_MAX_GAP
-        ):
-            det = follow_landmarks(detector, frame.image, last)
+        if last is not None and followed < steps and 0 < frame.index - last_index <= FOLLOW_MAX_GAP:
+            det = follow_landmarks(detector, frame.image, last, anchor)
             face = None if det is None else cut(frame, det)
             if face is not None:
                 now_thumb = crop_thumb(face.crop)
@@ -237,7 +248,8 @@ def track_faces(
                 retries -= small or max(frame.image.shape[:2]) > DETECT_MAX_SIDE
                 continue
             face, now_thumb = cut(frame, det), None
-        if tracking == "landmarks":
+            anchor = det if tracking == "runs" else None
+        if steps:
             last_thumb = now_thumb if now_thumb is not None else crop_thumb(face.crop)
         last, last_index = det, frame.index
         faces.append(face)

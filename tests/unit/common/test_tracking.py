@@ -15,7 +15,7 @@ from common.faces import tracking as tracking_mod
 from common.features import FAMILIES
 from common.frames import SampleLimits, iter_video
 from common.settings import Settings
-from common.types import SAMPLINGS, TRACKINGS, Box, Frame
+from common.types import SAMPLINGS, TRACKINGS, Box, Frame, Tracking
 from models.augment import BoxJitter
 from models.featurize import Recipe, cache_key
 
@@ -66,6 +66,60 @@ def test_landmarks_tracking_detects_less_and_keeps_the_face(clip: list[Frame]) -
         assert b.landmarks is not None and b.mask.sum() > 0.2 * b.mask.size
 
 
+def test_runs_tracking_follows_each_run_from_one_detection(clip: list[Frame]) -> None:
+    # Two runs of 6 consecutive frames, 40 frames apart (segments sampling).
+    runs = clip[:6] + [Frame(f.index + 40, f.time_s, f.image) for f in clip[6:]]
+    plain, follow, every4 = (Counting(make_detector("dlib")) for _ in range(3))
+    by_detection = track_faces(runs, plain, 128)
+    by_runs = track_faces(runs, follow, 128, "runs")
+    track_faces(runs, every4, 128, "landmarks")
+    assert [f.frame_index for f in by_runs] == [f.index for f in runs]
+    assert (follow.detects, follow.refits) == (2, 10)  # a detection starts each run
+    assert (every4.detects, every4.refits) == (4, 8)  # one more every FOLLOW_STEPS + 1
+    for a, b in zip(by_detection, by_runs, strict=True):
+        assert iou(a.box, b.box) > 0.6, (a.frame_index, a.box, b.box)
+
+
+class Zooming:
+    """A stand-in fitter whose landmarks grow by ``step`` and move 0.3 px per frame: the
+    tracker's box arithmetic alone, without dlib's fit."""
+
+    name, min_face = "stub", 80
+
+    def __init__(self, step: float) -> None:
+        self.step, self.frame, self.seed = step, 0, Box(0, 0, 1, 1)
+        self.base = np.random.default_rng(0).uniform(-40, 40, (68, 2)).astype(np.float32)
+
+    def points(self, i: int) -> np.ndarray:
+        return self.base * np.float32(self.step**i) + np.float32([160 + 0.3 * i, 120])
+
+    def detect(self, gray: np.ndarray) -> list[Detection]:
+        return [Detection(Box(110, 70, 100, 100), self.points(0))]
+
+    def landmarks_at(self, gray: np.ndarray, box: Box) -> np.ndarray:
+        # The fit lands on the true points, given in the window's coordinates: the window
+        # starts where the seed box (frame) sits relative to ``box`` (window, scale 1).
+        offset = np.float32([self.seed.x - box.x, self.seed.y - box.y])
+        return self.points(self.frame) - offset
+
+
+def test_runs_boxes_follow_the_landmarks_without_adding_up_rounding() -> None:
+    fitter = Zooming(1.004)
+    image = np.full((480, 640, 3), 128, np.uint8)
+    last = first = Detection(Box(110, 70, 100, 100), fitter.points(0))
+    per_step = first
+    for i in range(1, 31):
+        fitter.frame, fitter.seed = i, last.box
+        last = tracking_mod.follow_landmarks(fitter, image, last, first)  # type: ignore[arg-type]
+        fitter.seed = per_step.box
+        per_step = tracking_mod.follow_landmarks(fitter, image, per_step)  # type: ignore[arg-type]
+    # After 30 frames the face is 1.004^30 = 1.127x as large and 9 px to the right.
+    want = 100 * 1.004**30
+    assert abs(last.box.w - want) <= 1 and abs(last.box.center[0] - (160 + 9)) <= 1
+    # Box by box (tracking="landmarks"), each truncated width loses up to a pixel.
+    assert per_step.box.w < want - 5
+
+
 def test_landmarks_tracking_is_plain_detection_across_gaps(clip: list[Frame]) -> None:
     # Spread samples are many frames apart: nothing to follow, so nothing may change.
     sparse = [Frame(f.index * 10, f.time_s, f.image) for f in clip[::3]]
@@ -81,17 +135,20 @@ def test_haar_has_no_landmarks_to_follow(clip: list[Frame]) -> None:
     assert len(a) == 5 and [f.box for f in a] == [f.box for f in b]
 
 
-def test_a_cut_is_not_followed(clip: list[Frame], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("tracking", ["landmarks", "runs"])
+def test_a_cut_is_not_followed(
+    clip: list[Frame], monkeypatch: pytest.MonkeyPatch, tracking: Tracking
+) -> None:
     # Frame 2 cuts to a picture with no face: the landmarks still fit something plausible
     # where the face was, but it no longer looks like the face, and HOG finds no face.
     h, w = clip[0].image.shape[:2]
     for cut in (gradient_bgr(w, h), np.ascontiguousarray(no_face_bgr()[:h, :w])):
         frames = [clip[0], clip[1], Frame(2, 0.08, cut), clip[3]]
-        got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
+        got = track_faces(frames, make_detector("dlib"), 96, tracking)
         assert [f.frame_index for f in got] == [0, 1, 3]
     # The appearance check is what rejects the cut: without it, the cut is "followed".
     monkeypatch.setattr(tracking_mod, "FOLLOW_MIN_NCC", -2.0)
-    got = track_faces(frames, make_detector("dlib"), 96, "landmarks")
+    got = track_faces(frames, make_detector("dlib"), 96, tracking)
     assert [f.frame_index for f in got] == [0, 1, 2, 3]
 
 
