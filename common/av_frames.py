@@ -48,14 +48,23 @@ class AvCapture:
             self.stream = self.container.streams.video[0]
             pts: list[int] = []
             keys: list[int] = []
-            nbytes = 0
+            hidden_keys: list[int] = []
+            hidden = nbytes = 0
             for pk in self.container.demux(self.stream):
                 if pk.size == 0:
                     continue
                 if pk.pts is None:
                     raise ValueError("packets without timestamps")
-                pts.append(pk.pts)
                 nbytes += pk.size
+                if pk.is_discard:
+                    # Before the start of the container's edit list (MP4 edit lists trim
+                    # leading frames, e.g. DeepFaceLab's data_dst.mp4): decoded as references
+                    # but never output, so they have no display position.
+                    hidden += 1
+                    if pk.is_keyframe:
+                        hidden_keys.append(pk.pts)
+                    continue
+                pts.append(pk.pts)
                 if pk.is_keyframe:
                     keys.append(pk.pts)
         except Exception:
@@ -63,14 +72,17 @@ class AvCapture:
             raise
         self.order = sorted(pts)  # display order
         self.position = {p: i for i, p in enumerate(self.order)}
-        self.keyframes = sorted(self.position[p] for p in keys)
+        # A hidden keyframe starts the frames shown after it: seeking to the first of them
+        # lands on it.
+        starts = {bisect.bisect_left(self.order, p) for p in hidden_keys}
+        self.keyframes = sorted({self.position[p] for p in keys} | (starts - {len(self.order)}))
         self.index_bytes = nbytes
         cc = self.stream.codec_context
         _single_thread(cc)
         self.width, self.height = cc.width, cc.height
         rate = self.stream.guessed_rate or self.stream.average_rate
         self.fps = float(rate) if rate else 0.0
-        self.total = int(self.stream.frames or 0) or len(self.order)
+        self.total = int(self.stream.frames or 0) - hidden or len(self.order)
 
     def wanted(self, n: int, sampling: Sampling) -> list[int]:
         """Display indices to read: runs from keyframes (``segments``) or spread."""
@@ -149,9 +161,10 @@ def read_keyseek(
             if pk.size == 0:
                 continue
             if landing:
-                # The first packet after a seek must be keyframe k or an earlier keyframe.
-                at = cap.position.get(pk.pts, k + 1) if pk.pts is not None else k + 1
-                if at > k or not pk.is_keyframe:
+                # The first packet after a seek must be keyframe k or an earlier keyframe
+                # (compared by timestamp: a keyframe hidden by an edit list has no position).
+                if pk.pts is None or pk.pts > cap.order[k] or not pk.is_keyframe:
+                    at = cap.position.get(pk.pts, "?") if pk.pts is not None else "?"
                     raise SeekMissed(f"a seek to frame {k} landed on frame {at}")
                 landing = False
             stats.bytes_read += pk.size
@@ -165,6 +178,10 @@ def read_keyseek(
                 stats.frames_decoded += 1
                 idx = cap.position.get(fr.pts, -1)
                 pos = max(pos, idx)
+                while pending and pending[0] < idx:
+                    # Passed without being output (a packet that never decoded): give it
+                    # up here, or this frame, the next wanted one, would be passed over too.
+                    pending.pop(0)
                 if pending and idx == pending[0]:
                     pending.pop(0)
                     yield _frame(fr, idx, fps)
