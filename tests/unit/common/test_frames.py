@@ -16,6 +16,7 @@ from _media import (
     index_frame,
     loopback_settings,
     read_index,
+    write_face_video,
     write_frames_folder,
     write_garbage,
     write_image,
@@ -289,6 +290,27 @@ def test_sequential_frames_equal_seeked_frames(clips: dict[str, Path]) -> None:
     sequential = list(read)
     assert [f.index for f in sequential] == [f.index for f in seeked] == wanted
     assert all(np.array_equal(a.image, b.image) for a, b in zip(seeked, sequential, strict=True))
+
+
+@pytest.mark.parametrize("sampling", ["segments", "spread"])
+def test_frames_equal_a_plain_decode(tmp_path: Path, sampling: str) -> None:
+    """Both PyAV readers convert with one swscale context on one thread: the same pixels as
+    PyAV's own ``to_ndarray(format="bgr24")`` (a fresh context per picture, threads auto)."""
+    import av
+
+    clip = write_face_video(tmp_path / "face.mp4", n=60)
+    with av.open(str(clip)) as c:
+        plain = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    cap = AvCapture(str(clip))
+    try:
+        wanted = cap.wanted(8, sampling)  # type: ignore[arg-type]
+        seeked = list(read_keyseek(cap, wanted, 25.0, SampleLimits()))
+    finally:
+        cap.release()
+    sequential = list(read_sequential(clip, wanted, 8, SampleLimits(), cap.position, 25.0))
+    for got in (seeked, sequential):
+        assert [f.index for f in got] == wanted
+        assert all(np.array_equal(f.image, plain[f.index]) for f in got)
 
 
 def test_keyseek_delivering_nothing_falls_back(
