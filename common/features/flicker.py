@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.features.regions import INNER, OUTER, regions, safe_log_ratio
+from common.features.regions import INNER, OUTER, regions, safe_log_ratio, segment_mean
 from common.types import FaceTrack
 
 # Eye corners, nose bridge and nostrils: points a swap keeps where the target's face is.
@@ -54,7 +54,8 @@ def _frame_stats(crop: np.ndarray, mask: np.ndarray):  # type: ignore[no-untyped
     reg = regions(mask)
     lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
     means = [
-        lab[r].mean(axis=0) if r.any() else np.zeros(3, np.float32) for r in (reg.inner, reg.outer)
+        segment_mean(lab, reg, s) if reg.counts[s] else np.zeros(3, np.float32)
+        for s in (INNER, OUTER)
     ]
     g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) * np.float32(1 / 255)
     g1 = cv2.GaussianBlur(g, (0, 0), 1.0)
@@ -79,8 +80,8 @@ def _pair_values(a, b, m: np.ndarray | None) -> list[float]:  # type: ignore[no-
         diff, energy = np.abs(moved - bands0[k]), 0.5 * (np.abs(moved) + np.abs(bands0[k]))
         rel.append(
             [
-                float(diff[r].mean()) / (float(energy[r].mean()) + _EPS)
-                for r in (reg.inner, reg.outer)
+                float(segment_mean(diff, reg, s)) / (float(segment_mean(energy, reg, s)) + _EPS)
+                for s in (INNER, OUTER)
             ]
         )
     return values + [safe_log_ratio(*rel[0]), safe_log_ratio(*rel[1]), rel[0][0]]

@@ -181,6 +181,14 @@ def span(reg: Regions, first: int, last: int) -> np.ndarray:
     return reg.index[lo : lo + int(reg.counts[first : last + 1].sum())]
 
 
+def segment_mean(values: np.ndarray, reg: Regions, segment: int) -> np.ndarray:
+    """Mean over one segment's pixels of (H, W, ...) ``values``, equal to the bit to
+    ``values[mask].mean(axis=0)`` with that segment's boolean mask: the same pixels in the same
+    (row-major) order, gathered by their flat indices instead of scanning the mask."""
+    flat = values.reshape(-1, *values.shape[2:])
+    return flat.take(span(reg, segment, segment), axis=0).mean(axis=0)
+
+
 def segment_sums(
     values: np.ndarray, reg: Regions, first: int = 0, last: int = len(SEGMENTS) - 1
 ) -> np.ndarray:

@@ -72,8 +72,8 @@ COLUMNS = (
 LENGTH = len(COLUMNS)
 
 
-def _maps(crop: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """|residual| maps (bands, SRM, chroma) and the signed band-0 residual of one crop."""
+def _maps(crop: np.ndarray) -> list[np.ndarray]:
+    """Residual maps of one crop, signed: 3 bands, 4 SRM residuals, Cr and Cb high-pass."""
     ycc = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32) * np.float32(1 / 255)
     y = np.ascontiguousarray(ycc[..., 0])
     blurred = [y] + [cv2.GaussianBlur(y, (0, 0), s) for s in BAND_SIGMAS]
@@ -83,7 +83,7 @@ def _maps(crop: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     for ch in (1, 2):
         c = np.ascontiguousarray(ycc[..., ch])
         chroma.append(c - cv2.GaussianBlur(c, (0, 0), BAND_SIGMAS[0]))
-    return [np.abs(m) for m in (*bands, *srm, *chroma)], bands[0]
+    return [*bands, *srm, *chroma]
 
 
 def surround_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -95,11 +95,14 @@ def surround_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     reg = regions(mask)
     if reg.counts[INNER] == 0 or reg.counts[OUTER] == 0:
         return np.zeros(LENGTH, np.float32)
-    absmaps, b0 = _maps(crop)
     idx = span(reg, INNER, OUTER)
-    px = gather(absmaps, idx)
-    sq = np.square(gather([b0], idx)[0])
-    px = np.vstack([px, sq, sq * sq])
+    # rows: the 9 residuals at the regions' pixels (float64), then b0^2 and b0^4; the
+    # absolute values are taken on those pixels only (the same numbers as on the maps).
+    px = np.empty((11, idx.size))
+    gather(_maps(crop), idx, px)
+    np.square(px[0], out=px[9])
+    np.multiply(px[9], px[9], out=px[10])
+    np.abs(px[:9], out=px[:9])
     sums = segment_sums(px, reg, INNER, OUTER)
     m_in, m_out = (sums[:, j] / reg.counts[INNER + j] for j in (0, 1))
     # rows of m_in / m_out: 3 bands, 4 SRM residuals, Cr and Cb high-pass, b0^2, b0^4
