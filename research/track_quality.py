@@ -1,13 +1,15 @@
 """Face tracking against per-frame detection: boxes, faces found, HOG passes and CPU.
 
 For every video of a folder, the ``segments`` sample of N frames is decoded once; the boxes
-of ``tracking="detect"`` (a detection on every frame) are the reference, and each tracking
-mode is compared with them frame by frame: IoU, centre shift (fraction of the detected face's
-side), |log size ratio|, faces found, HOG passes and landmark re-fits per video, and the
-face stage's CPU seconds per video (``track_faces``, median of ``--repeat``, one thread).
+of ``tracking="detect"`` (a detection on every frame; ``--reference`` another mode) are the
+reference, and each tracking mode is compared with them frame by frame: IoU, centre shift
+(fraction of the reference face's side), |log size ratio|, faces found, HOG passes and
+landmark re-fits per video, and the face stage's CPU seconds per video (``track_faces``,
+median of ``--repeat``, one thread).
 
     .venv/bin/python -m research.track_quality --frames 32
     .venv/bin/python -m research.track_quality --frames 16 --data ../shared/data/ffpp_c40
+    .venv/bin/python -m research.track_quality --reference landmarks --modes runs --repeat 1
 
 Reads research data; writes nothing into the repository.
 """
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA, help="folder of videos (*.mp4, *.avi)")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--modes", default=",".join(TRACKINGS))
+    ap.add_argument("--reference", default="detect", choices=TRACKINGS)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     import cv2
@@ -87,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for v in videos:
         frames = list(iter_video(v, args.frames, SampleLimits(), "segments"))
         total += len(frames)
-        ref = {f.frame_index: f.box for f in track_faces(frames, det, 128, "detect")}
+        ref = {f.frame_index: f.box for f in track_faces(frames, det, 128, args.reference)}
         for m in modes:
             cpu = []
             for _ in range(args.repeat):
@@ -103,12 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             s["moves"] += [moves(ref[f.frame_index], f.box) for f in faces if f.frame_index in ref]
     n = len(videos)
     print(
-        f"{n} videos under {args.data}, {args.frames} frames (segments), {total} frames; "
+        f"{n} videos under {args.data}, {args.frames} frames (segments), {total} frames, "
+        f"against {args.reference}; "
         f"load {load0:.2f} -> {os.getloadavg()[0]:.2f}"
     )
     print(
         "mode       faces found   HOG/video refits/video  face CPU ms/video  "
-        "IoU median p10 min   shift median p90   |log size| median p90"
+        "IoU mean median p10 min   shift median p90   |log size| median p90"
     )
     for m in modes:
         s = stats[m]
@@ -117,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{m:9s} {s['found']:5d}/{total:<5d} {s['detects'] / n:9.2f} {s['refits'] / n:10.2f} "
             f"{1e3 * float(np.mean(s['cpu'])):14.1f}      "
-            f"{q(mv[:, 0], 50):.3f} {q(mv[:, 0], 10):.3f} {mv[:, 0].min():.3f}    "
+            f"{mv[:, 0].mean():.3f} {q(mv[:, 0], 50):.3f} {q(mv[:, 0], 10):.3f} "
+            f"{mv[:, 0].min():.3f}    "
             f"{q(mv[:, 1], 50):.3f} {q(mv[:, 1], 90):.3f}        "
             f"{q(mv[:, 2], 50):.3f} {q(mv[:, 2], 90):.3f}"
         )
