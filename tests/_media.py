@@ -18,11 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
 import cv2
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    import av
 
 # --------------------------------------------------------------------------- images
 
@@ -137,21 +141,47 @@ def read_index(img: np.ndarray) -> int:
 # --------------------------------------------------------------------------- writers
 
 
+def h264_stream(
+    container: av.container.OutputContainer,
+    w: int,
+    h: int,
+    fps: int = 25,
+    *,
+    keyint: int | None = None,
+    bframes: int | None = None,
+) -> av.VideoStream:
+    """A libx264 yuv420p stream of ``container`` (CRF 20, veryfast); with ``keyint``, a keyframe
+    exactly every ``keyint`` frames and none at scene cuts; ``bframes`` sets x264's B-frames."""
+    stream = container.add_stream("libx264", rate=Fraction(fps))
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    options = {"crf": "20", "preset": "veryfast"}
+    params = [f"keyint={keyint}:min-keyint={keyint}:scenecut=0"] if keyint else []
+    params += [f"bframes={bframes}"] if bframes is not None else []
+    if params:
+        options["x264-params"] = ":".join(params)
+    stream.options = options
+    return stream
+
+
 def write_video(
-    path: Path, frames: list[np.ndarray], fps: int = 25, *, faststart: bool = False
+    path: Path,
+    frames: list[np.ndarray],
+    fps: int = 25,
+    *,
+    faststart: bool = False,
+    keyint: int | None = None,
+    bframes: int | None = None,
 ) -> Path:
     """H.264/MP4 of BGR frames. ``faststart`` puts the moov atom first (web-style upload),
-    so a file cut short still has its index; without it the index is at the end."""
+    so a file cut short still has its index; without it the index is at the end.
+    ``keyint`` and ``bframes`` as for :func:`h264_stream`."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height = w - w % 2, h - h % 2
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        stream = h264_stream(container, w - w % 2, h - h % 2, fps, keyint=keyint, bframes=bframes)
         for img in frames:
             vf = av.VideoFrame.from_ndarray(
                 np.ascontiguousarray(img[: stream.height, : stream.width]), format="bgr24"

@@ -9,21 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from _media import index_frame, read_index
+from _media import h264_stream, index_frame, read_index
 
 from common.av_frames import open_av
 from common.frames import SampleLimits, iter_video
-
-
-def _stream(container: av.container.OutputContainer, keyint: int) -> av.VideoStream:
-    stream = container.add_stream("libx264", rate=Fraction(25))
-    stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-    stream.options = {
-        "crf": "20",
-        "preset": "veryfast",
-        "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0",
-    }
-    return stream
 
 
 def write_damaged(path: Path, n: int, damaged: set[int]) -> Path:
@@ -31,7 +20,7 @@ def write_damaged(path: Path, n: int, damaged: set[int]) -> Path:
     = display order here) keep their size but not their data: they never decode, and every
     other frame does (no frame refers to another)."""
     with av.open(str(path), "w") as container:
-        stream = _stream(container, 1)
+        stream = h264_stream(container, 160, 120, keyint=1)
         count = 0
 
         def mux(pk: av.Packet) -> None:
@@ -59,7 +48,7 @@ def write_edit_list(path: Path, n: int, hidden: int) -> Path:
     MP4 muxer writes an edit list that starts at 0, and players never show those frames
     (DeepFaceLab's data_dst.mp4 is made so)."""
     with av.open(str(path), "w") as container:
-        stream = _stream(container, 1000)
+        stream = h264_stream(container, 160, 120, keyint=1000)
         for i in range(n):
             frame = av.VideoFrame.from_ndarray(index_frame(i), format="bgr24")
             frame.pts, frame.time_base = i - hidden, Fraction(1, 25)

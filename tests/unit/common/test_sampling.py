@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from _media import index_frame, read_index, write_frames_folder, write_image
+from _media import index_frame, read_index, write_frames_folder, write_image, write_video
 
 from common.av_frames import AvCapture
 from common.decode_stats import collect_decode_stats
@@ -25,22 +24,7 @@ from models.scanner import config_for
 
 def write_gop_video(path: Path, n: int, keyint: int) -> Path:
     """Index-barcode H.264 clip with a keyframe exactly every ``keyint`` frames (B-frames on)."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.options = {
-            "crf": "20",
-            "preset": "veryfast",
-            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=2",
-        }
-        for i in range(n):
-            for pk in stream.encode(av.VideoFrame.from_ndarray(index_frame(i), format="bgr24")):
-                container.mux(pk)
-        for pk in stream.encode():
-            container.mux(pk)
-    return path
+    return write_video(path, [index_frame(i) for i in range(n)], keyint=keyint, bframes=2)
 
 
 def runs(indices: list[int]) -> list[list[int]]:

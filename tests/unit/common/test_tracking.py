@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _media import face_frames, gradient_bgr, no_face_bgr
+from _media import face_frames, gradient_bgr, no_face_bgr, write_video
 
 from common.extract import ExtractConfig, extract
 from common.faces import FOLLOW_STEPS, Detection, jitter_box, make_detector, track_faces
@@ -166,23 +165,7 @@ def test_tracking_in_cache_key(tmp_path: Path) -> None:
 
 def write_one_keyframe_video(path: Path, frames: list[np.ndarray]) -> Path:
     """H.264 with a single keyframe (no scene-cut keyframes), as many phone clips are."""
-    import av
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {
-            "crf": "20",
-            "preset": "veryfast",
-            "x264-params": "keyint=1000:min-keyint=1000:scenecut=0",
-        }
-        for img in frames:
-            for pk in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(pk)
-        for pk in stream.encode():
-            container.mux(pk)
-    return path
+    return write_video(path, frames, keyint=1000)
 
 
 def test_segments_fall_back_to_spread_when_the_runs_miss_the_face(tmp_path: Path) -> None:
