@@ -16,6 +16,7 @@ import numpy as np
 
 from models.featurize import Featurized, video_matrix
 from models.manifest import Item
+from models.metrics import auc, far_at_frr
 from models.training import TrainOptions, fit_rows
 from research.shared_data import TALKING_HEADS, TEST_SOURCES, source_of, talking_head_source
 
@@ -112,23 +113,6 @@ def run_folds(
 # --------------------------------------------------------------------------------- metrics
 
 
-def auc(scores: np.ndarray, y: np.ndarray) -> float:
-    """ROC AUC by ranks (ties count half); NaN without both classes."""
-    pos, neg = scores[y == 1], scores[y == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
-
-
-def far_at_frr(scores: np.ndarray, y: np.ndarray, frr: float) -> float:
-    """Fakes passed as real at the lowest threshold that flags at most ``frr`` of the reals."""
-    real = np.sort(scores[y == 0])
-    k = int(np.floor(frr * len(real)))
-    thr = real[len(real) - 1 - k] if k < len(real) else -np.inf
-    return float(np.mean(scores[y == 1] <= thr))
-
-
 @dataclass
 class SourceView:
     """One source's held-out videos: labels, identity groups and targets, in one order."""
@@ -154,8 +138,8 @@ def source_row(view: SourceView, scored: Scored) -> dict[str, float]:
     y = view.y
     return {
         "auc": auc(s, y),
-        "far_frr5": far_at_frr(s, y, 0.05),
-        "far_frr1": far_at_frr(s, y, 0.01),
+        "far_frr5": far_at_frr(s, y, 0.05).far,
+        "far_frr1": far_at_frr(s, y, 0.01).far,
         "far_thr": float(np.mean(s[y == 1] < thr[y == 1])),
         "frr_thr": float(np.mean(s[y == 0] >= thr[y == 0])),
         "n_fake": int(y.sum()),

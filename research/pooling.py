@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.pipeline import Pipeline
 
+from models.classifier import make_search_pipeline
 from models.featurize import Featurized, clip_columns, family_columns
 from models.manifest import Item
 from models.selection import choose_threshold
@@ -70,9 +69,7 @@ def _pooled(decision: np.ndarray, owner: np.ndarray, n: int, how: str) -> np.nda
 
 
 def _model(seed: int) -> Pipeline:
-    return make_pipeline(
-        StandardScaler(), SVC(kernel="rbf", class_weight="balanced", random_state=seed, **_SVM)
-    )
+    return make_search_pipeline(seed).set_params(svm__C=_SVM["C"], svm__gamma=_SVM["gamma"])
 
 
 def fit_pooled(

@@ -8,7 +8,7 @@ import pytest
 from common.features import CLIP_FAMILIES, FAMILIES
 from models.featurize import Featurized
 from models.manifest import Item
-from research import lodo
+from models.metrics import auc
 from research.pooling import fit_pooled, frames_of, pool
 
 D = sum(f.length for f in FAMILIES)
@@ -48,4 +48,4 @@ def test_a_frame_model_ranks_made_up_fakes_above_reals() -> None:
     assert set(thresholds) == {"mean", "top"}
     scores = [pool(model.decision_function(frames_of(r, FAMS)), "mean") for r in test]
     y = np.array([r.item.y for r in test])
-    assert lodo.auc(np.array(scores), y) > 0.95
+    assert auc(np.array(scores), y) > 0.95
