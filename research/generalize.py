@@ -126,19 +126,20 @@ def scored_items(items: list[Item]) -> list[Item]:
     return [it for it in items if it.target in tests or source_of(it) == TALKING_HEADS]
 
 
-def _rows(items, settings, c, args, cache):  # type: ignore[no-untyped-def]
-    opt = options(c, cache, args.workers)
+def _rows(items, settings, opt, args):  # type: ignore[no-untyped-def]
+    """Training and test rows at ``opt``'s frame count. They hold every family (the cache
+    keeps them all), so candidates that differ only in families share one read."""
     train_rows = featurize_for(items, settings, opt, progress=True)
     test_rows = featurize(
         scored_items(items),
         settings,
         extract_config(opt),
-        cache=cache,
+        cache=opt.cache,
         workers=args.workers,
         progress=True,
         nuisance=True,
     )
-    return opt, train_rows, test_rows
+    return train_rows, test_rows
 
 
 def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[lodo.Scored, dict]:
@@ -207,11 +208,15 @@ def main() -> int:
     t0 = time.time()
     scored, info = {}, {}
     pooled: dict[tuple, dict[str, lodo.Scored]] = {}  # both poolings come from one fit
+    read: dict[int, tuple[list[Featurized], list[Featurized]]] = {}  # rows per frame count
     scored["today"], info["today"] = baseline(items, args, args.cache)
     for name in names:
         c = CANDIDATES[name]
         print(f"{name}: {c.note}", flush=True)
-        opt, train_rows, test_rows = _rows(items, settings, c, args, args.cache)
+        opt = options(c, args.cache, args.workers)
+        if c.frames not in read:
+            read[c.frames] = _rows(items, settings, opt, args)
+        train_rows, test_rows = read[c.frames]
         scored[name] = _saved(args.done, name) or _score(
             c, items, train_rows, test_rows, opt, learns_from(c, source), pooled
         )
