@@ -28,6 +28,8 @@ class ExtractConfig:
 
     families: tuple[FeatureFamily, ...]
     temporal: bool = True
+    # Frame families by their mean and spread over frames (False: the mean alone).
+    spread: bool = True
     detector: Detector = "dlib"
     crop_size: int = 128
     frames: int = 16
@@ -176,7 +178,9 @@ def extract(
     t0 = time.perf_counter()
     matrix = faces_to_matrix(faces, cfg)
     clip = clip_vector(FaceTrack.of(faces), cfg.clips) if cfg.clips else np.zeros(0, np.float32)
-    vector = video_vector(matrix, cfg.families, cfg.temporal, clip if cfg.clips else None)
+    vector = video_vector(
+        matrix, cfg.families, cfg.temporal, clip if cfg.clips else None, spread=cfg.spread
+    )
     timer.add("features", time.perf_counter() - t0)
     return Extraction(
         matrix,

@@ -75,6 +75,10 @@ class ModelBundle:
         return bool(self.meta.get("temporal", True))
 
     @property
+    def spread(self) -> bool:
+        return bool(self.meta.get("spread", True))
+
+    @property
     def threshold(self) -> float:
         return float(self.meta["threshold"])
 
@@ -127,6 +131,7 @@ class ModelBundle:
         return ExtractConfig(
             families=select(self.families),
             temporal=self.temporal,
+            spread=self.spread,
             detector=self.recorded("detector", settings.face_detector, "dlib"),
             crop_size=int(self.recorded("crop_size", settings.crop_size, 128)),
             frames=frames,
@@ -152,7 +157,9 @@ class ModelBundle:
         """:meth:`score` and :meth:`explain` of the rows of ``x`` from one model call."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float32))
         mean = self.pipeline.named_steps["scale"].mean_
-        layout = video_layout(select(self.families), self.temporal, select_clips(self.families))
+        layout = video_layout(
+            select(self.families), self.temporal, select_clips(self.families), spread=self.spread
+        )
         # One predict_proba call for the video and all its ablations: the calibrated SVM's
         # per-call overhead (input validation, 3 calibrators) costs more than the rows.
         stacked = np.repeat(x[None], 1 + len(layout), axis=0)

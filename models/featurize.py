@@ -292,7 +292,9 @@ def clip_columns(families: Sequence[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
-def row_vector(row: Featurized, families: Sequence[str], temporal: bool = True) -> np.ndarray:
+def row_vector(
+    row: Featurized, families: Sequence[str], temporal: bool = True, *, spread: bool = True
+) -> np.ndarray:
     """One row's video vector for a family subset (frame and clip families)."""
     assert row.matrix is not None
     ccols = clip_columns(families)
@@ -301,14 +303,19 @@ def row_vector(row: Featurized, families: Sequence[str], temporal: bool = True) 
         if row.clip is None:
             raise ValueError(f"{row.item.target}: no clip-family vector in this row")
         clip = row.clip[ccols]
-    return video_vector(row.matrix[:, family_columns(families)], select(families), temporal, clip)
+    sub = row.matrix[:, family_columns(families)]
+    return video_vector(sub, select(families), temporal, clip, spread=spread)
 
 
 def video_matrix(
-    rows: Sequence[Featurized], families: Sequence[str], temporal: bool = True
+    rows: Sequence[Featurized],
+    families: Sequence[str],
+    temporal: bool = True,
+    *,
+    spread: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
     """(X, y, kept rows) for a family subset, from cached all-family frame matrices."""
     kept = [r for r in rows if r.matrix is not None]
-    x = np.stack([row_vector(r, families, temporal) for r in kept])
+    x = np.stack([row_vector(r, families, temporal, spread=spread) for r in kept])
     y = np.array([r.item.y for r in kept])
     return x, y, kept

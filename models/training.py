@@ -27,6 +27,7 @@ class TrainOptions:
     name: str = "dfscan"
     families: tuple[str, ...] = DEFAULT_FAMILIES
     temporal: bool = True
+    spread: bool = True  # frame families by mean and spread over frames (False: mean only)
     self_blend: bool = False
     pseudo_only: bool = False  # drop the manifest's fakes: learn from self-blends only
     augment: int = 0  # degraded copies of each real clip (and of its self-blend)
@@ -127,12 +128,12 @@ def fit_rows(
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
     dev_rows = [r for r in rows if r.item.split == opt.dev_split]
     train_rows = [r for r in rows if r.item.split != opt.dev_split]
-    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal)
+    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal, spread=opt.spread)
     if len(set(y.tolist())) < 2:
         raise ValueError("training needs both real and fake videos (or --self-blend)")
     dev = dev_domains = None
     if dev_rows:
-        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal)
+        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal, spread=opt.spread)
         dev, dev_domains = (xd, yd), _domains(dkept)
     res = train(
         x,
@@ -160,6 +161,8 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         "feature_version": FEATURE_VERSION,
         "families": list(opt.families),
         "temporal": opt.temporal,
+        # Recorded only when off, so every bundle trained before stays byte for byte.
+        **({"spread": False} if not opt.spread else {}),
         "detector": opt.detector,
         "crop_size": opt.crop_size,
         "frames_per_video": opt.frames,
@@ -216,7 +219,13 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         f"# Model card: {card['model_version']}",
         "",
         f"- Trained: {card['trained_at']}; feature version {card['feature_version']}",
-        f"- Families: {', '.join(card['families'])}" + (" + temporal" if card["temporal"] else ""),
+        f"- Families: {', '.join(card['families'])}"
+        + (" + temporal" if card["temporal"] else "")
+        + (
+            "; frame families by their mean over frames only"
+            if not card.get("spread", True)
+            else ""
+        ),
         f"- Face detector: {card['detector']}; crop {card['crop_size']} px; "
         f"{card['frames_per_video']} frames per video"
         + (f" ({card['sampling']} sampling)" if card.get("sampling") else "")

@@ -36,6 +36,7 @@ from research.shared_data import TALKING_HEADS, TEST_SOURCES, all_items, availab
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = ("frequency", "quality", "boundary", "texture")
 NEW = ("surround", "flicker", "landmarks")
+MORE = ("colour", "upsampling")  # amendment 2
 # Searched inside every fold (the shipped grid's rbf part that every fold chose from).
 GRID = [{"svm__kernel": ["rbf"], "svm__C": [1.0, 3.0, 10.0], "svm__gamma": ["scale", 0.003]}]
 
@@ -49,6 +50,7 @@ class Candidate:
     real_fakes: bool = False  # learn from the real deepfakes of the other sources too
     real_fake_weight: float | None = None
     pooling: str | None = None  # frame scores pooled (research.pooling); None: video vector
+    spread: bool = True  # frame families by mean and spread (False: mean only; amendment 2)
 
 
 CANDIDATES = {
@@ -81,6 +83,24 @@ CANDIDATES = {
             (*TODAY, *NEW),
             pooling="top",
         ),
+        # Amendment 2 (docs/generalize.md), written before these ran.
+        Candidate(
+            "sbi+new/means",
+            "as sbi+new, frame families by their mean over frames only",
+            (*TODAY, *NEW),
+            spread=False,
+        ),
+        Candidate(
+            "sbi+all",
+            "as sbi+new, plus colour mismatch and upsampling traces",
+            (*TODAY, *NEW, *MORE),
+        ),
+        Candidate(
+            "sbi+all/means",
+            "as sbi+all, frame families by their mean over frames only",
+            (*TODAY, *NEW, *MORE),
+            spread=False,
+        ),
     )
 }
 
@@ -104,6 +124,7 @@ def options(c: Candidate, cache: Path, workers: int) -> TrainOptions:
         cache=cache,
         workers=workers,
         real_fake_weight=c.real_fake_weight,
+        spread=c.spread,
     )
 
 
@@ -151,7 +172,7 @@ def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[
     rows = featurize(
         scored_items(items), settings, cfg, cache=cache, workers=args.workers, progress=True
     )
-    x, _, kept = video_matrix(rows, bundle.families, bundle.temporal)
+    x, _, kept = video_matrix(rows, bundle.families, bundle.temporal, spread=bundle.spread)
     out = lodo.Scored()
     for r, s in zip(kept, bundle.score(x), strict=True):
         out.scores[r.item.target] = float(s)

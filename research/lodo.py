@@ -76,7 +76,7 @@ def _fit_and_score(
     fold: str,
 ) -> None:
     fitted = fit_rows(train_rows, opt, grid)
-    x, _, kept = video_matrix(test_rows, opt.families, opt.temporal)
+    x, _, kept = video_matrix(test_rows, opt.families, opt.temporal, spread=opt.spread)
     for r, s in zip(kept, fitted.result.pipeline.predict_proba(x)[:, 1], strict=True):
         out.scores[r.item.target] = float(s)
         out.threshold[r.item.target] = fitted.result.threshold

@@ -151,15 +151,19 @@ frame_slices = clip_slices = slices
 
 
 def video_layout(
-    families: Sequence[FeatureFamily], temporal: bool = True, clips: Sequence[ClipFamily] = ()
+    families: Sequence[FeatureFamily],
+    temporal: bool = True,
+    clips: Sequence[ClipFamily] = (),
+    *,
+    spread: bool = True,
 ) -> dict[str, list[int]]:
     """Column indices of each family in the video vector (for ablation and explanations)."""
     d = sum(f.length for f in families)
     layout: dict[str, list[int]] = {}
     for fam, sl in zip(families, frame_slices(families), strict=True):
         cols = list(range(sl.start, sl.stop))
-        layout[fam.name] = cols + [d + c for c in cols]  # mean then spread
-    base = 2 * d
+        layout[fam.name] = cols + ([d + c for c in cols] if spread else [])  # mean, spread
+    base = 2 * d if spread else d
     if temporal:
         layout[TEMPORAL] = list(range(base, base + 2 * len(families)))
         base += 2 * len(families)
@@ -173,12 +177,15 @@ def video_vector(
     families: Sequence[FeatureFamily],
     temporal: bool = True,
     clip: np.ndarray | None = None,
+    *,
+    spread: bool = True,
 ) -> np.ndarray:
-    """Aggregate a (T, D) matrix of frame vectors: mean, spread, the temporal family, then
-    the clip families' vector ``clip`` (from :func:`clip_vector`) when given."""
+    """Aggregate a (T, D) matrix of frame vectors: mean, spread (unless ``spread`` is off:
+    frame families by their mean alone), the temporal family, then the clip families'
+    vector ``clip`` (from :func:`clip_vector`) when given."""
     if frames.ndim != 2 or frames.shape[0] == 0:
         raise ValueError(f"want a non-empty (T, D) matrix, got {frames.shape}")
-    parts = [frames.mean(axis=0), frames.std(axis=0)]
+    parts = [frames.mean(axis=0), *([frames.std(axis=0)] if spread else [])]
     if temporal:
         parts.append(temporal_features(frames, frame_slices(families)))
     if clip is not None:
@@ -187,7 +194,12 @@ def video_vector(
 
 
 def video_length(
-    families: Sequence[FeatureFamily], temporal: bool = True, clips: Sequence[ClipFamily] = ()
+    families: Sequence[FeatureFamily],
+    temporal: bool = True,
+    clips: Sequence[ClipFamily] = (),
+    *,
+    spread: bool = True,
 ) -> int:
     d = sum(f.length for f in families)
-    return 2 * d + (2 * len(families) if temporal else 0) + sum(f.length for f in clips)
+    frame_part = 2 * d if spread else d
+    return frame_part + (2 * len(families) if temporal else 0) + sum(f.length for f in clips)

@@ -71,14 +71,19 @@ class _Acc:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def _frame_vectors(row: Featurized, families: Sequence[str], temporal: bool) -> np.ndarray:
+def _frame_vectors(
+    row: Featurized, families: Sequence[str], temporal: bool, spread: bool
+) -> np.ndarray:
     """Each frame of a row as a one-frame video (its clip families are the video's)."""
     assert row.matrix is not None
     sub, fams = row.matrix[:, family_columns(families)], select(families)
     ccols = clip_columns(families)
     clip = row.clip[ccols] if len(ccols) and row.clip is not None else None
     return np.stack(
-        [video_vector(sub[i : i + 1], fams, temporal, clip) for i in range(sub.shape[0])]
+        [
+            video_vector(sub[i : i + 1], fams, temporal, clip, spread=spread)
+            for i in range(sub.shape[0])
+        ]
     )
 
 
@@ -87,7 +92,7 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
     ok = [r for r in rows if r.matrix is not None and r.matrix.shape[0] > 0]
     scores: dict[int, float] = {}
     if ok:
-        x, y, kept = video_matrix(ok, bundle.families, bundle.temporal)
+        x, y, kept = video_matrix(ok, bundle.families, bundle.temporal, spread=bundle.spread)
         s = bundle.score(x)
         for r, v in zip(kept, s, strict=True):
             scores[id(r)] = float(v)
@@ -97,7 +102,9 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
                 for fam, val in bundle.explain(x[sel]).items():
                     acc.explain_sum[label][fam] += val * int(sel.sum())
                 acc.explain_n[label] += int(sel.sum())
-        fv = np.concatenate([_frame_vectors(r, bundle.families, bundle.temporal) for r in kept])
+        fv = np.concatenate(
+            [_frame_vectors(r, bundle.families, bundle.temporal, bundle.spread) for r in kept]
+        )
         fy = np.concatenate([np.full(r.matrix.shape[0], r.item.y) for r in kept])
         acc.frame_scores.extend(bundle.score(fv).tolist())
         acc.frame_y.extend(fy.tolist())

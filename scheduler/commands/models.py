@@ -72,6 +72,11 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
 @click.option("--families", help="Comma-separated feature families (default: all).")
 @click.option("--no-temporal", is_flag=True, help="Leave out the temporal family.")
 @click.option(
+    "--no-spread",
+    is_flag=True,
+    help="Describe each frame family by its mean over frames alone (no spread columns).",
+)
+@click.option(
     "--threshold",
     "threshold_rule",
     default="frr:0.01",
@@ -103,6 +108,7 @@ def train(
     box_jitter: tuple[float, float] | None,
     families: str | None,
     no_temporal: bool,
+    no_spread: bool,
     threshold_rule: str,
     dev_split: str,
     frames: int,
@@ -123,6 +129,7 @@ def train(
         name=name,
         families=tuple(families.split(",")) if families else DEFAULT_FAMILIES,
         temporal=not no_temporal,
+        spread=not no_spread,
         self_blend=self_blend or pseudo_only,
         pseudo_only=pseudo_only,
         augment=augment,

@@ -179,6 +179,23 @@ def test_vector_lengths(
     assert set(layout) == {f.name for f in fams} | ({"temporal"} if temporal else set())
 
 
+@pytest.mark.parametrize("temporal", [True, False])
+def test_mean_only_vector_drops_exactly_the_spread_columns(
+    temporal: bool, face: np.ndarray, mask: np.ndarray
+) -> None:
+    fams = select(["quality", "boundary"])
+    d = sum(f.length for f in fams)
+    frames = np.stack([frame_vector(blur(face, s), mask, fams) for s in (0.5, 1.0, 1.5)])
+    full = video_vector(frames, fams, temporal)
+    lean = video_vector(frames, fams, temporal, spread=False)
+    assert lean.shape == (video_length(fams, temporal, spread=False),) == (len(full) - d,)
+    np.testing.assert_array_equal(lean, np.r_[full[:d], full[2 * d :]])
+    layout = video_layout(fams, temporal, spread=False)
+    assert sorted(c for cs in layout.values() for c in cs) == list(range(len(lean)))
+    for fam, sl in zip(fams, frame_slices(fams), strict=True):  # each family: its means only
+        assert layout[fam.name] == list(range(sl.start, sl.stop))
+
+
 def test_video_vector_is_mean_spread_temporal(face: np.ndarray, mask: np.ndarray) -> None:
     fams = select(None)
     frames = np.stack([frame_vector(blur(face, s), mask, fams) for s in (0.5, 1.0, 1.5)])

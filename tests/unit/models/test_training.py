@@ -268,3 +268,34 @@ def test_sample_weights_reach_the_svm() -> None:
     weighted, *_ = select_and_fit(x, y, groups, grid=grid, sample_weight=w)
     # Fakes weighing 5x push the boundary towards the reals: more rows called fake.
     assert (weighted.predict(x) == 1).sum() > (plain.predict(x) == 1).sum()
+
+
+def test_dfscan_train_no_spread_makes_a_mean_only_model_that_scans(tmp_path: Path) -> None:
+    """--no-spread: the bundle records it, its SVM sees the frame families' means alone, and a
+    scan builds vectors of that length (the scanner reads the layout from the bundle)."""
+    from common.features import select, select_clips, video_length
+    from common.settings import Settings
+    from models.bundle import load_bundle
+    from models.scanner import Scanner
+    from models.trusted import Trust
+    from scheduler.cli import main
+
+    _real_clips_manifest(tmp_path, 4)
+    out, fams = tmp_path / "model", ("quality", "boundary", "landmarks")
+    args = ["train", "--manifest", str(tmp_path / "m.csv"), "--out", str(out), "--pseudo-only"]
+    args += ["--augment", "1"]
+    args += ["--frames", "4", "--cache", str(tmp_path / "cache"), "--seed", "0"]
+    args += ["--threshold", "frr:0.2", "--families", ",".join(fams), "--no-spread"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    digest = res.output.split("DFSCAN_MODEL_SHA256=")[1].split()[0]
+    bundle = load_bundle(out, Trust(digest=digest))
+    assert bundle.meta["spread"] is False and not bundle.spread
+    lean = video_length(select(fams), True, select_clips(fams), spread=False)
+    assert lean < video_length(select(fams), True, select_clips(fams))
+    assert bundle.pipeline.named_steps["scale"].n_features_in_ == lean
+    assert "by their mean over frames only" in (out / "card.md").read_text()
+    settings = Settings(model_path=out, model_sha256=digest)  # type: ignore[call-arg]
+    result = Scanner(settings, local_files=True).scan(str(tmp_path / "real0.mp4"))
+    assert result.error is None and result.score is not None
+    assert set(result.families) == {"quality", "boundary", "temporal", "landmarks"}
