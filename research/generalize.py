@@ -151,7 +151,13 @@ def _rows(items, settings, opt, args):  # type: ignore[no-untyped-def]
     """Training and test rows at ``opt``'s frame count. They hold every family (the cache
     keeps them all), so candidates that differ only in families share one read."""
     train_rows = featurize_for(items, settings, opt, progress=True)
-    test_rows = featurize(
+    return train_rows, _test_rows(items, settings, args, opt)
+
+
+def _test_rows(items, settings, args, opt=None):  # type: ignore[no-untyped-def]
+    """The scored videos' rows with their nuisance measures (default: 16 frames)."""
+    opt = opt or options(CANDIDATES["sbi"], args.cache, args.workers)
+    return featurize(
         scored_items(items),
         settings,
         extract_config(opt),
@@ -160,7 +166,6 @@ def _rows(items, settings, opt, args):  # type: ignore[no-untyped-def]
         progress=True,
         nuisance=True,
     )
-    return train_rows, test_rows
 
 
 def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[lodo.Scored, dict]:
@@ -235,12 +240,12 @@ def main() -> int:
         c = CANDIDATES[name]
         print(f"{name}: {c.note}", flush=True)
         opt = options(c, args.cache, args.workers)
-        if c.frames not in read:
-            read[c.frames] = _rows(items, settings, opt, args)
-        train_rows, test_rows = read[c.frames]
-        scored[name] = _saved(args.done, name) or _score(
-            c, items, train_rows, test_rows, opt, learns_from(c, source), pooled
-        )
+        saved = _saved(args.done, name)
+        if saved is None:  # rows are read only for candidates still to score
+            if c.frames not in read:
+                read[c.frames] = _rows(items, settings, opt, args)
+            saved = _score(c, items, *read[c.frames], opt, learns_from(c, source), pooled)
+        scored[name] = saved
         _save(args.done, name, scored[name])
         info[name] = {
             "note": c.note,
@@ -249,7 +254,10 @@ def main() -> int:
             "real_fakes": c.real_fakes,
             "pooling": c.pooling,
         }
-    nuisance = {r.item.target: r.nuisance for r in test_rows}  # clip facts, any candidate's read
+    # Clip facts (any frame count's read gives the same); read for them alone if every
+    # candidate was saved.
+    test_rows = next(iter(read.values()))[1] if read else _test_rows(items, settings, args)
+    nuisance = {r.item.target: r.nuisance for r in test_rows}
     results = render(items, scored, info, nuisance, args.boot, time.time() - t0)
     text = args.out.read_text() if args.out.exists() else ""
     args.out.write_text(results.markdown(text))
