@@ -72,9 +72,7 @@ def test_talking_head_folds_split_by_source_and_cover_every_head() -> None:
             assert not a & b  # no source in two folds
 
 
-def test_far_at_frr_uses_the_threshold_that_flags_that_share_of_reals() -> (
-    None
-):
+def test_far_at_frr_uses_the_threshold_that_flags_that_share_of_reals() -> None:
     reals = np.arange(20) / 20  # 0.00 .. 0.95
     fakes = np.array([0.5, 0.93, 0.96, 0.99])
     s, y = np.r_[reals, fakes], np.r_[np.zeros(20, int), np.ones(4, int)]
