@@ -19,6 +19,7 @@ from common.features import (
     ALL_FAMILIES,
     CLIP_FAMILIES,
     CLIP_NAMES,
+    DEFAULT_FAMILIES,
     FAMILIES,
     FAMILY_NAMES,
     FEATURE_VERSION,
@@ -33,6 +34,7 @@ from common.features import (
     video_vector,
 )
 from common.features.boundary import boundary_features
+from common.features.colour import LENGTH as COLOUR_LENGTH
 from common.features.flicker import LENGTH as FLICKER_LENGTH
 from common.features.iqm import MEASURES, iqm_features
 from common.features.landmarks import LENGTH as LANDMARK_LENGTH
@@ -41,6 +43,7 @@ from common.features.spectrum import BINS, spectrum_features
 from common.features.surround import LENGTH as SURROUND_LENGTH
 from common.features.temporal import temporal_features
 from common.features.texture import NBINS, RADII, RIU2, P, lbp_riu2, texture_features
+from common.features.upsampling import LENGTH as UPSAMPLING_LENGTH
 from common.types import Box
 
 S = 128
@@ -105,7 +108,8 @@ def blur(crop: np.ndarray, sigma: float = 2.0) -> np.ndarray:
 
 
 def test_registry_order_and_version() -> None:
-    assert FAMILY_NAMES == ("frequency", "quality", "boundary", "texture", "surround")
+    frame = ("frequency", "quality", "boundary", "texture", "surround", "colour", "upsampling")
+    assert frame == FAMILY_NAMES
     assert CLIP_NAMES == ("flicker", "landmarks")
     assert (*FAMILY_NAMES, "temporal", *CLIP_NAMES) == ALL_FAMILIES
     assert isinstance(FEATURE_VERSION, str) and FEATURE_VERSION
@@ -125,12 +129,25 @@ def test_unchanged_families_keep_older_bundles_usable() -> None:
     assert compatible(FEATURE_VERSION, [*old, "surround", "flicker"])
     assert compatible("1.1", old)
     assert not compatible("1.1", [*old, "surround"])  # 1.1 had no surround family
+    # 1.3 only added colour and upsampling: a 1.2 bundle of every family of its day still loads.
+    in_1_2 = [*old, "surround", "flicker", "landmarks"]
+    assert FEATURE_VERSION == "1.3" and compatible("1.2", in_1_2)
+    assert not compatible("1.2", [*in_1_2, "colour"]) and not compatible("1.2", ["upsampling"])
     assert not compatible("1.0", old) and not compatible(None, old)
     assert select(None) == FAMILIES
     # Selection keeps registry order whatever order is asked for.
     assert [f.name for f in select(["texture", "frequency"])] == ["frequency", "texture"]
     with pytest.raises(ValueError, match="unknown"):
-        select(["frequency", "colour"])
+        select(["frequency", "color"])
+
+
+def test_families_added_after_1_2_are_opt_in() -> None:
+    """`dfscan train` (and so scripts/train-default) measures what it measured before colour
+    and upsampling existed; they are trained on only when asked for by name."""
+    before = ("frequency", "quality", "boundary", "texture", "surround", "flicker", "landmarks")
+    assert before == DEFAULT_FAMILIES
+    assert {"colour", "upsampling"} <= set(ALL_FAMILIES) - set(DEFAULT_FAMILIES)
+    assert [f.name for f in select(["upsampling", "colour"])] == ["colour", "upsampling"]
 
 
 @pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.name)
@@ -150,6 +167,8 @@ def test_documented_lengths() -> None:
         "boundary": 13,
         "texture": 2 * len(RADII) * NBINS,
         "surround": SURROUND_LENGTH,
+        "colour": COLOUR_LENGTH,
+        "upsampling": UPSAMPLING_LENGTH,
     }
     assert {f.name: f.length for f in CLIP_FAMILIES} == {
         "flicker": FLICKER_LENGTH,
