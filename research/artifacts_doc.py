@@ -20,7 +20,8 @@ from models.scanner import Scanner
 
 ALPHA = 0.05  # family-wise, over the named measures (Holm)
 PICTURES = ("crops", "pushes", "family-frequency", "family-quality", "family-boundary")
-PICTURES += ("family-texture", "family-surround", "curves-boundary")
+PICTURES += ("family-texture", "family-surround", "family-colour", "family-upsampling")
+PICTURES += ("curves-boundary",)
 PICTURES += ("family-flicker", "family-landmarks")
 
 
@@ -277,6 +278,19 @@ def _pictures_section(pics: dict) -> list[str]:
         "log ratios:",
         "",
         "![surround](artifacts/family-surround.png)",
+        "",
+        f"**colour**{_unused('colour', pics)}: saturation and the red-green chroma with the "
+        "ring outlined, and the family's face-vs-ring differences of colour means, spreads, hue "
+        "and clipped or under-exposed shares:",
+        "",
+        "![colour](artifacts/family-colour.png)",
+        "",
+        f"**upsampling**{_unused('upsampling', pics)}: the |second differences| over the "
+        "crop, the spectrum of the |first difference| profiles inside the face and around it "
+        "(a face enlarged by an integer factor peaks at N/2 or N/4), and the family's "
+        "face-minus-surround values:",
+        "",
+        "![upsampling](artifacts/family-upsampling.png)",
         "",
         "The clip families read the face track: the sampled runs of consecutive frames "
         "(lines break between runs).",

@@ -25,12 +25,16 @@ import cv2
 import numpy as np
 
 from common.features.boundary import boundary_features
+from common.features.colour import COLUMNS as COLOUR_COLUMNS
+from common.features.colour import colour_features
 from common.features.iqm import MEASURES, iqm_features
 from common.features.regions import gray8, gray32, regions
 from common.features.spectrum import BINS, spectrum_features
 from common.features.surround import BAND_SIGMAS, SRM_FILTERS, surround_features
 from common.features.surround import COLUMNS as SURROUND_COLUMNS
 from common.features.texture import NBINS, RADII, P, lbp_riu2, texture_features
+from common.features.upsampling import COLUMNS as UPSAMPLING_COLUMNS
+from common.features.upsampling import PATCH, region_spectra, upsampling_features
 from common.types import FaceTrack
 
 
@@ -232,6 +236,67 @@ def surround_picture(crop: np.ndarray, mask: np.ndarray) -> Picture:
     return Picture(panels, measures)
 
 
+def colour_picture(crop: np.ndarray, mask: np.ndarray) -> Picture:
+    """Saturation and the red-green chroma over the crop, with the ring outlined, and the
+    family's face-vs-ring differences."""
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    sat = hsv[..., 1].astype(np.float32) / 255
+    values = colour_features(crop, mask)
+    panels = (
+        Panel("saturation (HSV S)", "map", sat, cmap="viridis", vrange=(0.0, 1.0), outline=True),
+        Panel("red-green chroma (Lab a)", "map", (lab[..., 1] - 128) / 255, outline=True),
+        Panel(
+            "face vs ring",
+            "bars",
+            values[None, :],
+            ticks=COLOUR_COLUMNS,
+            ylabel="diff or log ratio",
+        ),
+    )
+    reg = regions(mask)
+    ab_in = [_region_mean(lab[..., c], reg.inner) for c in (1, 2)]
+    ab_out = [_region_mean(lab[..., c], reg.outer) for c in (1, 2)]
+    measures = {
+        "chroma distance to ring": float(np.hypot(*np.subtract(ab_in, ab_out))),
+        "saturation vs ring": _region_mean(sat, reg.inner) / (_region_mean(sat, reg.outer) + 1e-9),
+    }
+    return Picture(panels, measures)
+
+
+def upsampling_picture(crop: np.ndarray, mask: np.ndarray) -> Picture:
+    """|second differences| over the crop, the spectra of the |first difference| profiles
+    inside and around the face (an enlarged face peaks at N/2 or N/4), and the family's
+    face-minus-surround values."""
+    g = gray32(crop)
+    d2 = np.abs(cv2.Laplacian(g, cv2.CV_32F))
+    values = upsampling_features(crop, mask)
+    spectra = region_spectra(crop, mask)
+    bins = PATCH // 2 + 1
+    prof = np.ones((2, bins)) if spectra is None else spectra[0][:, 0]  # (region, bins) of d1
+    rel = prof / (prof[:, 1:].mean(axis=1, keepdims=True) + 1e-12)
+    panels = (
+        Panel("|second differences| (Laplacian)", "map", d2, outline=True),
+        Panel(
+            "|first difference| profile spectrum",
+            "curve",
+            np.log(rel[:, 1:] + 1e-12),
+            x=np.arange(1, bins) / PATCH,
+            series=("inner face", "surround"),
+            xlabel="cycles per pixel (0.5 = N/2)",
+            ylabel="log power, rel. mean",
+        ),
+        Panel("face minus surround", "bars", values[None, :], ticks=UPSAMPLING_COLUMNS),
+    )
+    half = PATCH // 2
+    peaks = rel[:, half] / (rel[:, half - 1] + 1e-12)
+    measures = {
+        "N/2 peak inside": float(peaks[0]),
+        "N/2 peak vs surround": float(peaks[0] / (peaks[1] + 1e-12)),
+    }
+    return Picture(panels, measures)
+
+
 # Family name -> its own picture. A family missing here is drawn by values_picture.
 PICTURES: Mapping[str, PictureFn] = {
     "frequency": frequency_picture,
@@ -239,6 +304,8 @@ PICTURES: Mapping[str, PictureFn] = {
     "boundary": boundary_picture,
     "texture": texture_picture,
     "surround": surround_picture,
+    "colour": colour_picture,
+    "upsampling": upsampling_picture,
 }
 
 COLUMNS: Mapping[str, tuple[str, ...]] = {

@@ -127,6 +127,35 @@ def test_surround_reads_the_face_against_its_ring(face: np.ndarray, mask: np.nda
     assert after.panels[2].ticks and len(after.panels[2].ticks) == after.panels[2].data.shape[1]
 
 
+def test_colour_reads_a_cast_against_the_ring(face: np.ndarray, mask: np.ndarray) -> None:
+    """A red cast inside the face alone moves its chroma away from the ring's."""
+    inside = (mask[..., None] > 0.5) * np.array([0, 0, 25])
+    cast = np.clip(face.astype(np.int16) + inside, 0, 255).astype(np.uint8)
+    draw = picture_of("colour")
+    before, after = draw(face, mask), draw(cast, mask)  # type: ignore[misc]
+    key = "chroma distance to ring"
+    assert after.measures[key] > 2 * before.measures[key]
+    bars = after.panels[2]
+    assert bars.ticks and len(bars.ticks) == bars.data.shape[1]
+
+
+def test_upsampling_reads_an_enlarged_face(face: np.ndarray, mask: np.ndarray) -> None:
+    """A face shrunk 2x and enlarged by repeating pixels, pasted: its profile peaks at N/2."""
+    small = cv2.resize(face, (S // 2, S // 2), interpolation=cv2.INTER_AREA)
+    big = cv2.resize(small, (S, S), interpolation=cv2.INTER_NEAREST)
+    fake = np.where(mask[..., None] > 0.5, big, face).astype(np.uint8)
+    draw = picture_of("upsampling")
+    before, after = draw(face, mask), draw(fake, mask)  # type: ignore[misc]
+    key = "N/2 peak vs surround"
+    assert after.measures[key] > 5 * before.measures[key]
+    curve = after.panels[1]
+    assert curve.kind == "curve" and curve.data.shape == (2, len(curve.x))  # type: ignore[arg-type]
+    # The drawn curve is the family's own: its N/2 point stands above its neighbour inside.
+    assert curve.data[0, -1] > curve.data[0, -2] + 1.0
+    flat = draw(np.full_like(face, 90), mask)  # type: ignore[misc]
+    assert all(np.isfinite(v) for v in flat.measures.values())
+
+
 def test_generic_picture_over_frames_and_per_clip() -> None:
     values = np.arange(12.0).reshape(4, 3)
     pic = values_picture("new", values, [3, 5, 9, 11])

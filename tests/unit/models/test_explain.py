@@ -160,7 +160,7 @@ def test_cli_against_and_usage_errors(videos: dict[str, Path], tmp_path: Path) -
     assert status == 2
 
 
-def _mean_colour(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _mean_tint(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """A family added after this page was written: the inner face's mean colour."""
     return crop[mask > 0.5].mean(axis=0).astype(np.float32)
 
@@ -168,21 +168,21 @@ def _mean_colour(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def test_a_new_family_and_one_without_picture_plug_in(
     videos: dict[str, Path], scanner: Scanner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    new = FeatureFamily("colour", _mean_colour, 3, "a test family")
+    new = FeatureFamily("tint", _mean_tint, 3, "a test family")
     monkeypatch.setattr(analysis, "FAMILIES", (*FAMILIES, new))
     monkeypatch.setattr(
         analysis, "picture_of", lambda name: None if name == "texture" else _own(name)
     )
     ex = explain_target(str(videos["fake"]), scanner)
-    colour, texture = ex.family("colour"), ex.family("texture")
-    assert colour is not None and texture is not None
-    assert not colour.own_picture and colour.push is None  # the model does not use it
-    assert colour.values.shape == (FRAMES, 3) and colour.picture.panels[0].kind == "curve"
+    tint, texture = ex.family("tint"), ex.family("texture")
+    assert tint is not None and texture is not None
+    assert not tint.own_picture and tint.push is None  # the model does not use it
+    assert tint.values.shape == (FRAMES, 3) and tint.picture.panels[0].kind == "curve"
     assert not texture.own_picture and texture.push is not None
     assert ex.result.score == scanner.scan(str(videos["fake"])).score
     page = write_explain(tmp_path / "page", ex)
     files = {f.name for f in assert_images_exist(page, at_least=8)}
-    assert {"family-colour.png", "family-texture.png"} <= files
+    assert {"family-tint.png", "family-texture.png"} <= files
     assert "(not used by this model)" in page.read_text()
     assert_numbers_match(page, page.parent / JSON_NAME, at_least=10)
 
