@@ -69,7 +69,11 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     help="Move every training face box at random before cropping: standard deviations of "
     "the shift (face sides, per axis) and of the log size change, e.g. 0.035 0.1.",
 )
-@click.option("--families", help="Comma-separated feature families (default: all).")
+@click.option(
+    "--families",
+    help="Comma-separated feature families (default: all but colour and upsampling, which are "
+    "opt-in).",
+)
 @click.option("--no-temporal", is_flag=True, help="Leave out the temporal family.")
 @click.option(
     "--no-spread",
