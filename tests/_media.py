@@ -113,6 +113,21 @@ def face_grid(
     return frame, centres
 
 
+def noise_crop(
+    seed: int, size: int = 128, sigma: float = 0.8, mean: float = 128, std: float = 20
+) -> np.ndarray:
+    """A (size, size, 3) BGR crop of smoothed Gaussian noise, alike everywhere: a stand-in
+    for skin and background whose inside and outside differ only by what a test pastes."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.normal(0, 1, (size, size, 3)).astype(np.float32), (0, 0), sigma)
+    return np.clip(mean + std * base / base.std(), 0, 255).astype(np.uint8)
+
+
+def paste_inside(crop: np.ndarray, inside: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``crop`` with ``inside``'s pixels where the face mask is set: a hard-edged paste."""
+    return np.where(mask[..., None] > 0.5, inside, crop).astype(np.uint8)
+
+
 # --------------------------------------------------------------------------- index frames
 
 BARCODE_BITS = 8

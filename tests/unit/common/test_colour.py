@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr
+from _media import astronaut_bgr, noise_crop, paste_inside
 
 from common.faces import crop_square, face_mask
 from common.features.colour import COLUMNS, LENGTH, colour_features
@@ -22,16 +22,6 @@ def mask() -> np.ndarray:
     return face_mask(S, Box(24, 24, 80, 80), None)
 
 
-def texture(seed: int, mean: float = 128, std: float = 20) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(rng.normal(0, 1, (S, S, 3)).astype(np.float32), (0, 0), 0.8)
-    return np.clip(mean + std * base / base.std(), 0, 255).astype(np.uint8)
-
-
-def paste(crop: np.ndarray, inside: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask[..., None] > 0.5, inside, crop).astype(np.uint8)
-
-
 def red_cast(crop: np.ndarray) -> np.ndarray:
     return np.clip(crop.astype(np.int16) + np.array([0, 0, 25]), 0, 255).astype(np.uint8)
 
@@ -43,7 +33,7 @@ def saturated(crop: np.ndarray) -> np.ndarray:
 
 
 def test_shape_and_columns(mask: np.ndarray) -> None:
-    v = colour_features(texture(0), mask)
+    v = colour_features(noise_crop(0), mask)
     assert v.shape == (LENGTH,) == (len(COLUMNS),) and v.dtype == np.float32
     assert np.isfinite(v).all()
     assert 8 <= LENGTH <= 14
@@ -51,15 +41,15 @@ def test_shape_and_columns(mask: np.ndarray) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_untouched_texture_is_neutral(seed: int, mask: np.ndarray) -> None:
-    v = colour_features(texture(seed), mask)
+    v = colour_features(noise_crop(seed), mask)
     assert np.abs(v).max() < 0.1, dict(zip(COLUMNS, v.round(3), strict=True))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_colour_cast_paste_shifts_the_means(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
+    crop = noise_crop(seed)
     before = colour_features(crop, mask)
-    after = colour_features(paste(crop, red_cast(crop), mask), mask)
+    after = colour_features(paste_inside(crop, red_cast(crop), mask), mask)
     # More red inside: a (green-red) and L rise against the ring; the same cast over the
     # whole crop is the camera's white balance and cancels.
     assert after[COL["a_mean_diff"]] > before[COL["a_mean_diff"]] + 0.025
@@ -71,15 +61,15 @@ def test_colour_cast_paste_shifts_the_means(seed: int, mask: np.ndarray) -> None
 def test_colour_cast_on_a_real_face(mask: np.ndarray) -> None:
     crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
     before = colour_features(crop, mask)
-    after = colour_features(paste(crop, red_cast(crop), mask), mask)
+    after = colour_features(paste_inside(crop, red_cast(crop), mask), mask)
     assert after[COL["a_mean_diff"]] > before[COL["a_mean_diff"]] + 0.025
     assert abs(after[COL["hue_shift"]] - before[COL["hue_shift"]]) > 0.1
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_saturated_paste_raises_saturation_and_chroma_spread(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
-    v = colour_features(paste(crop, saturated(crop), mask), mask)
+    crop = noise_crop(seed)
+    v = colour_features(paste_inside(crop, saturated(crop), mask), mask)
     assert v[COL["sat_mean_diff"]] > 0.1 and v[COL["sat_std_ratio"]] > 0.3
     assert v[COL["a_std_ratio"]] > 0.3 and v[COL["b_std_ratio"]] > 0.3
 
@@ -88,13 +78,13 @@ def test_clipping_inside_and_outside(mask: np.ndarray) -> None:
     """McCloskey & Albright's cue: a camera frame clips its highlights and crushes its
     shadows; a rendered face kept within [16, 235] does neither."""
     for mean, column in ((235, "clipped_frac_diff"), (20, "dark_frac_diff")):
-        frame = np.repeat(texture(3, mean=mean, std=25)[..., :1], 3, axis=2)  # grey
+        frame = np.repeat(noise_crop(3, mean=mean, std=25)[..., :1], 3, axis=2)  # grey
         rendered = np.clip(frame, 16, 235)
         assert colour_features(frame, mask)[COL[column]] == pytest.approx(0, abs=0.05)
-        unclipped_face = colour_features(paste(frame, rendered, mask), mask)
+        unclipped_face = colour_features(paste_inside(frame, rendered, mask), mask)
         assert unclipped_face[COL[column]] < -0.1, column
         # And the other way round: a face that clips inside a frame that does not.
-        overexposed = paste(rendered, frame, mask)
+        overexposed = paste_inside(rendered, frame, mask)
         assert colour_features(overexposed, mask)[COL[column]] > 0.1, column
 
 
@@ -104,13 +94,13 @@ def test_constant_and_degenerate_masks_give_finite_vectors(mask: np.ndarray) -> 
     tiny = face_mask(S, Box(60, 60, 6, 6), None)
     full = np.ones((S, S), np.float32)
     for m in (tiny, full, np.zeros((S, S), np.float32)):
-        v = colour_features(texture(0), m)
+        v = colour_features(noise_crop(0), m)
         assert v.shape == (LENGTH,) and np.isfinite(v).all()
-    assert not colour_features(texture(0), full).any()  # no ring to compare with
+    assert not colour_features(noise_crop(0), full).any()  # no ring to compare with
 
 
 def test_wrong_inputs_raise(mask: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        colour_features(texture(0).astype(np.float32), mask)
+        colour_features(noise_crop(0).astype(np.float32), mask)
     with pytest.raises(ValueError):
-        colour_features(texture(0), mask[: S // 2])
+        colour_features(noise_crop(0), mask[: S // 2])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr
+from _media import astronaut_bgr, noise_crop, paste_inside
 
 from common.faces import crop_square, face_mask
 from common.features.surround import COLUMNS, LENGTH, surround_features
@@ -29,32 +29,22 @@ def mask() -> np.ndarray:
     return face_mask(S, Box(24, 24, 80, 80), None)
 
 
-def texture(seed: int, sigma: float = 0.8) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(rng.normal(0, 1, (S, S, 3)).astype(np.float32), (0, 0), sigma)
-    return np.clip(128 + 20 * base / base.std(), 0, 255).astype(np.uint8)
-
-
-def paste(crop: np.ndarray, inside: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask[..., None] > 0.5, inside, crop).astype(np.uint8)
-
-
 def test_shape_and_columns(mask: np.ndarray) -> None:
-    v = surround_features(texture(0), mask)
+    v = surround_features(noise_crop(0), mask)
     assert v.shape == (LENGTH,) == (len(COLUMNS),) and v.dtype == np.float32
     assert np.isfinite(v).all()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_untouched_texture_is_neutral(seed: int, mask: np.ndarray) -> None:
-    v = surround_features(texture(seed), mask)
+    v = surround_features(noise_crop(seed), mask)
     assert np.abs(v).max() < 0.2, dict(zip(COLUMNS, v.round(3), strict=True))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_blurred_paste_has_less_fine_detail_inside(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
-    v = surround_features(paste(crop, cv2.GaussianBlur(crop, (0, 0), 1.5), mask), mask)
+    crop = noise_crop(seed)
+    v = surround_features(paste_inside(crop, cv2.GaussianBlur(crop, (0, 0), 1.5), mask), mask)
     for name in RATIOS:
         assert v[COL[name]] < -0.5, name
     # The finest band loses most: the spectrum inside tilts towards low frequencies.
@@ -63,9 +53,9 @@ def test_blurred_paste_has_less_fine_detail_inside(seed: int, mask: np.ndarray) 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_noisier_paste_has_more_residual_inside(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
+    crop = noise_crop(seed)
     noise = np.random.default_rng(99).normal(0, 12, crop.shape)
-    v = surround_features(paste(crop, np.clip(crop + noise, 0, 255), mask), mask)
+    v = surround_features(paste_inside(crop, np.clip(crop + noise, 0, 255), mask), mask)
     for name in ("band0_ratio", "srm_kb_ratio", "srm_kv_ratio"):
         assert v[COL[name]] > 0.3, name
 
@@ -74,7 +64,7 @@ def test_upsampled_paste_of_a_real_face(mask: np.ndarray) -> None:
     """A face rendered at 48 px and resized up, pasted into its own crop: as a swap is."""
     crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
     small = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
-    fake = paste(crop, cv2.resize(small, (S, S), interpolation=cv2.INTER_LINEAR), mask)
+    fake = paste_inside(crop, cv2.resize(small, (S, S), interpolation=cv2.INTER_LINEAR), mask)
     real_v, fake_v = surround_features(crop, mask), surround_features(fake, mask)
     assert fake_v[COL["band0_ratio"]] < real_v[COL["band0_ratio"]] - 0.5
     assert fake_v[COL["srm_kv_ratio"]] < real_v[COL["srm_kv_ratio"]] - 0.5
@@ -83,22 +73,22 @@ def test_upsampled_paste_of_a_real_face(mask: np.ndarray) -> None:
 def test_chroma_detail_of_a_paste(mask: np.ndarray) -> None:
     """Chroma noise added inside a grey texture raises the chroma ratios and chroma against
     luma."""
-    crop = cv2.cvtColor(cv2.cvtColor(texture(3), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    crop = cv2.cvtColor(cv2.cvtColor(noise_crop(3), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     ycc = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32)
     ycc[..., 1:] += np.random.default_rng(5).normal(0, 6, (S, S, 2))
     noisy = cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2BGR)
-    v = surround_features(paste(crop, noisy, mask), mask)
+    v = surround_features(paste_inside(crop, noisy, mask), mask)
     assert v[COL["cr_hp_ratio"]] > 0.3 and v[COL["cb_hp_ratio"]] > 0.3
     assert v[COL["chroma_luma_diff"]] > 0.2
 
 
 def test_no_ring_gives_zeros() -> None:
     full = np.ones((S, S), np.float32)  # the mask covers the crop: no surround to compare
-    assert not surround_features(texture(0), full).any()
+    assert not surround_features(noise_crop(0), full).any()
 
 
 def test_wrong_inputs_raise(mask: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        surround_features(texture(0).astype(np.float32), mask)
+        surround_features(noise_crop(0).astype(np.float32), mask)
     with pytest.raises(ValueError):
-        surround_features(texture(0), mask[: S // 2])
+        surround_features(noise_crop(0), mask[: S // 2])

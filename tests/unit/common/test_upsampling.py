@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr
+from _media import astronaut_bgr, noise_crop, paste_inside
 
 from common.faces import crop_square, face_mask
 from common.features.upsampling import COLUMNS, LENGTH, upsampling_features
@@ -29,33 +29,23 @@ def face() -> np.ndarray:
     return crop
 
 
-def texture(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(rng.normal(0, 1, (S, S, 3)).astype(np.float32), (0, 0), 0.8)
-    return np.clip(128 + 20 * base / base.std(), 0, 255).astype(np.uint8)
-
-
 def enlarged(crop: np.ndarray, interpolation: int, factor: int = 2) -> np.ndarray:
     """The crop rendered at 1/factor of its size and enlarged back, as a swap's face is."""
     small = cv2.resize(crop, (S // factor, S // factor), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (S, S), interpolation=interpolation)
 
 
-def paste(crop: np.ndarray, inside: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask[..., None] > 0.5, inside, crop).astype(np.uint8)
-
-
 def test_shape_and_columns(mask: np.ndarray) -> None:
-    v = upsampling_features(texture(0), mask)
+    v = upsampling_features(noise_crop(0), mask)
     assert v.shape == (LENGTH,) == (len(COLUMNS),) and v.dtype == np.float32
     assert np.isfinite(v).all()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nearest_paste_peaks_at_half_the_sampling_rate(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
+    crop = noise_crop(seed)
     before = upsampling_features(crop, mask)
-    after = upsampling_features(paste(crop, enlarged(crop, NEAREST), mask), mask)
+    after = upsampling_features(paste_inside(crop, enlarged(crop, NEAREST), mask), mask)
     # Every other first difference inside is 0: their profile peaks at N/2.
     assert before[COL["nyq_d1_diff"]] < 1.5 < 3.5 < after[COL["nyq_d1_diff"]]
     assert after[COL["top_notch_diff"]] > before[COL["top_notch_diff"]] + 0.5
@@ -63,9 +53,9 @@ def test_nearest_paste_peaks_at_half_the_sampling_rate(seed: int, mask: np.ndarr
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_bilinear_paste_peaks_and_loses_its_spectral_tail(seed: int, mask: np.ndarray) -> None:
-    crop = texture(seed)
+    crop = noise_crop(seed)
     before = upsampling_features(crop, mask)
-    after = upsampling_features(paste(crop, enlarged(crop, BILINEAR), mask), mask)
+    after = upsampling_features(paste_inside(crop, enlarged(crop, BILINEAR), mask), mask)
     assert after[COL["nyq_d1_diff"]] > 2.5
     assert after[COL["nyq_d2_diff"]] < before[COL["nyq_d2_diff"]] - 0.5
     assert abs(before[COL["high_mid_diff"]]) < 0.2 and after[COL["high_mid_diff"]] < -1.0
@@ -74,9 +64,9 @@ def test_bilinear_paste_peaks_and_loses_its_spectral_tail(seed: int, mask: np.nd
 
 @pytest.mark.parametrize("interpolation", [NEAREST, BILINEAR])
 def test_fourfold_paste_peaks_at_a_quarter(interpolation: int, mask: np.ndarray) -> None:
-    crop = texture(0)
+    crop = noise_crop(0)
     before = upsampling_features(crop, mask)
-    after = upsampling_features(paste(crop, enlarged(crop, interpolation, 4), mask), mask)
+    after = upsampling_features(paste_inside(crop, enlarged(crop, interpolation, 4), mask), mask)
     assert before[COL["quarter_d2_diff"]] < 0.5 and after[COL["quarter_d2_diff"]] > 2.0
     assert after[COL["quarter_d1_diff"]] > before[COL["quarter_d1_diff"]] + 0.8
 
@@ -86,7 +76,7 @@ def test_a_real_face_enlarged_and_pasted(
     interpolation: int, face: np.ndarray, mask: np.ndarray
 ) -> None:
     before = upsampling_features(face, mask)
-    after = upsampling_features(paste(face, enlarged(face, interpolation), mask), mask)
+    after = upsampling_features(paste_inside(face, enlarged(face, interpolation), mask), mask)
     assert after[COL["nyq_d1_diff"]] > before[COL["nyq_d1_diff"]] + 1.5
 
 
@@ -94,7 +84,7 @@ def test_a_real_face_enlarged_and_pasted(
 def test_a_whole_enlarged_crop_cancels(seed: int, mask: np.ndarray) -> None:
     """Each video is its own reference: a video enlarged as a whole has the traces inside
     and outside alike, and moves the N/2 measure far less than a pasted face does."""
-    crop = texture(seed)
+    crop = noise_crop(seed)
     for interpolation in (NEAREST, BILINEAR):
         whole = upsampling_features(enlarged(crop, interpolation), mask)
         assert abs(whole[COL["nyq_d1_diff"]]) < 1.0
@@ -107,18 +97,18 @@ def test_constant_and_degenerate_inputs_give_finite_vectors(mask: np.ndarray) ->
     tiny = face_mask(S, Box(60, 60, 6, 6), None)
     full = np.ones((S, S), np.float32)
     for m in (tiny, full, np.zeros((S, S), np.float32)):
-        v = upsampling_features(texture(0), m)
+        v = upsampling_features(noise_crop(0), m)
         assert v.shape == (LENGTH,) and np.isfinite(v).all()
         assert not v.any()  # no whole patch inside, or none around: nothing to compare
     for size in (12, 100, 160):  # crops of other sizes, some not a multiple of the grid
         m = face_mask(size, Box(size // 5, size // 5, 3 * size // 5, 3 * size // 5), None)
-        crop = cv2.resize(texture(1), (size, size))
+        crop = cv2.resize(noise_crop(1), (size, size))
         v = upsampling_features(crop, m)
         assert v.shape == (LENGTH,) and np.isfinite(v).all()
 
 
 def test_wrong_inputs_raise(mask: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        upsampling_features(texture(0).astype(np.float32), mask)
+        upsampling_features(noise_crop(0).astype(np.float32), mask)
     with pytest.raises(ValueError):
-        upsampling_features(texture(0), mask[: S // 2])
+        upsampling_features(noise_crop(0), mask[: S // 2])
