@@ -290,6 +290,16 @@ def test_default_bundle_loads() -> None:
     assert set(bundle.explain(x)) == set(bundle.families) | {"temporal"}
 
 
+def test_train_default_names_the_shipped_families() -> None:
+    """scripts/train-default rebuilds the bundled model, so it must ask `dfscan train` for the
+    bundle's own families: the command's default set has grown since the bundle was made."""
+    script = (DEFAULT_BUNDLE.parents[1] / "scripts" / "train-default").read_text()
+    named = script.split("--families ", 1)[1].split()[0]
+    meta = json.loads((DEFAULT_BUNDLE / "meta.json").read_text())
+    assert named.split(",") == meta["families"]
+    assert ("--no-temporal" in script) == (not meta.get("temporal", True))
+
+
 def test_clip_families_are_explained_after_the_frame_ones(tmp_path: Path) -> None:
     fams = ("boundary", "landmarks", "flicker")
     save_bundle(_bundle(families=fams), tmp_path / "b")
