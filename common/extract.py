@@ -15,6 +15,7 @@ import numpy as np
 from common.errors import NoFace, ScanError
 from common.faces import FaceDetector, Reframe, background_faces, make_detector, track_faces
 from common.features import ClipFamily, FeatureFamily, clip_vector, frame_vector, video_vector
+from common.features.memo import sharing
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
 from common.nuisance import Nuisance, measure, media_bytes
@@ -176,8 +177,11 @@ def extract(
     if transform is not None:
         faces = [transform(f) for f in faces]
     t0 = time.perf_counter()
-    matrix = faces_to_matrix(faces, cfg)
-    clip = clip_vector(FaceTrack.of(faces), cfg.clips) if cfg.clips else np.zeros(0, np.float32)
+    # The clip families measure the same crops and masks again: the memos keep what the frame
+    # families derived from each of them (regions...) until the clip vector is made.
+    with sharing(len(faces) if cfg.clips else 1):
+        matrix = faces_to_matrix(faces, cfg)
+        clip = clip_vector(FaceTrack.of(faces), cfg.clips) if cfg.clips else np.zeros(0, np.float32)
     vector = video_vector(
         matrix, cfg.families, cfg.temporal, clip if cfg.clips else None, spread=cfg.spread
     )

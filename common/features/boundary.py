@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from common.features.memo import last_input_memo
 from common.features.regions import (
     BAND_IN,
     BAND_OUT,
@@ -21,7 +22,6 @@ from common.features.regions import (
     OUTER,
     check_inputs,
     gather,
-    last_input_memo,
     magnitude,
     regions,
     safe_log_ratio,

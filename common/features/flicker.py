@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.features.regions import INNER, OUTER, regions, safe_log_ratio, segment_mean
+from common.features.regions import INNER, OUTER, regions, safe_log_ratio, segment_mean, span
 from common.types import FaceTrack
 
 # Eye corners, nose bridge and nostrils: points a swap keeps where the target's face is.
@@ -50,11 +50,13 @@ def consecutive_pairs(frame_index: np.ndarray) -> list[int]:
 
 
 def _frame_stats(crop: np.ndarray, mask: np.ndarray):  # type: ignore[no-untyped-def]
-    """Inner/ring pixel masks, their mean Lab colours, and the band-0/1 residuals."""
+    """Regions, the inner face's and the ring's mean Lab colours, the band-0/1 residuals."""
     reg = regions(mask)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    # Means over the gathered pixels of each segment: the same float32 values in the same
+    # order as over the whole converted image, without converting the rest of it.
     means = [
-        segment_mean(lab, reg, s) if reg.counts[s] else np.zeros(3, np.float32)
+        segment_mean(lab, reg, s, np.float32) if reg.counts[s] else np.zeros(3, np.float32)
         for s in (INNER, OUTER)
     ]
     g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) * np.float32(1 / 255)
@@ -72,16 +74,20 @@ def _pair_values(a, b, m: np.ndarray | None) -> list[float]:  # type: ignore[no-
     if m is None or not reg.counts[INNER] or not reg.counts[OUTER]:
         return values + [np.nan, np.nan, np.nan]
     size = bands0[0].shape[::-1]
+    # Change and energy only where they are averaged (inner face, ring): per pixel the same
+    # float32 numbers as on the whole map.
+    idx, n_in = span(reg, INNER, OUTER), int(reg.counts[INNER])
     rel = []
     for k in (0, 1):
         moved = cv2.warpAffine(
             bands1[k], m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
-        diff, energy = np.abs(moved - bands0[k]), 0.5 * (np.abs(moved) + np.abs(bands0[k]))
+        now, before = moved.ravel().take(idx), bands0[k].ravel().take(idx)
+        diff, energy = np.abs(now - before), 0.5 * (np.abs(now) + np.abs(before))
         rel.append(
             [
-                float(segment_mean(diff, reg, s)) / (float(segment_mean(energy, reg, s)) + _EPS)
-                for s in (INNER, OUTER)
+                float(diff[sl].mean()) / (float(energy[sl].mean()) + _EPS)
+                for sl in (slice(0, n_in), slice(n_in, None))
             ]
         )
     return values + [safe_log_ratio(*rel[0]), safe_log_ratio(*rel[1]), rel[0][0]]
@@ -104,6 +110,8 @@ def flicker_pairs(track: FaceTrack) -> np.ndarray:
         for u in (t, t + 1):
             if u not in stats:
                 stats[u] = _frame_stats(track.crops[u], track.masks[u])
+        for u in [u for u in stats if u < t]:
+            del stats[u]  # pairs come in order: no later pair reads an earlier frame
         lm = track.landmarks
         m = _similarity(lm[t + 1][list(STABLE)], lm[t][list(STABLE)])
         rows.append(_pair_values(stats[t], stats[t + 1], m))

@@ -8,45 +8,14 @@ whole frame shares (camera, codec, global blur), leaving what differs at the pas
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
 
-T = TypeVar("T")
-
-
-class last_input_memo(Generic[T]):  # noqa: N801 - used as a decorator
-    """Remember ``fn``'s result for the last input array, checked by content (per thread).
-
-    The families of one frame vector all take the same crop and mask; this lets them share
-    the grey conversion and the region masks without changing any signature: each family
-    stays a pure function of its arguments (the input is compared by value, not identity, so
-    a mutated or different array is recomputed). Results are made read-only.
-    """
-
-    def __init__(self, fn: Callable[[np.ndarray], T]) -> None:
-        self.fn = fn
-        self._local = threading.local()
-        self.__doc__ = fn.__doc__
-
-    def __call__(self, arr: np.ndarray) -> T:
-        st = self._local
-        key = getattr(st, "key", None)
-        if (
-            key is not None
-            and key.shape == arr.shape
-            and key.dtype == arr.dtype
-            and np.array_equal(key, arr)
-        ):
-            return st.value
-        value = self.fn(arr)
-        st.key, st.value = np.array(arr, copy=True), value
-        return value
+from common.features.memo import last_input_memo
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -158,8 +127,7 @@ def _doubled(op: Callable[..., np.ndarray], m: np.ndarray, by_r: np.ndarray, r: 
     return out
 
 
-@last_input_memo
-def regions(mask: np.ndarray) -> Regions:
+def _regions(mask: np.ndarray) -> Regions:
     size = mask.shape[0]
     k = max(2, size // 32)
     m = (mask > 0.5).astype(np.uint8)
@@ -175,18 +143,27 @@ def regions(mask: np.ndarray) -> Regions:
     return Regions(inner, band, outer, face, _frozen(index), _frozen(counts))
 
 
+# The clip families (flicker) read every mask of the track again: kept per track.
+regions = last_input_memo(_regions, track=True)
+
+
 def span(reg: Regions, first: int, last: int) -> np.ndarray:
     """Flat indices of the pixels of the adjacent segments ``first`` to ``last``."""
     lo = int(reg.counts[:first].sum())
     return reg.index[lo : lo + int(reg.counts[first : last + 1].sum())]
 
 
-def segment_mean(values: np.ndarray, reg: Regions, segment: int) -> np.ndarray:
+def segment_mean(
+    values: np.ndarray, reg: Regions, segment: int, dtype: type | None = None
+) -> np.ndarray:
     """Mean over one segment's pixels of (H, W, ...) ``values``, equal to the bit to
     ``values[mask].mean(axis=0)`` with that segment's boolean mask: the same pixels in the same
-    (row-major) order, gathered by their flat indices instead of scanning the mask."""
+    (row-major) order, gathered by their flat indices instead of scanning the mask. With
+    ``dtype``, the gathered pixels are converted first: ``values.astype(dtype)``'s mean,
+    without converting the pixels of other segments."""
     flat = values.reshape(-1, *values.shape[2:])
-    return flat.take(span(reg, segment, segment), axis=0).mean(axis=0)
+    px = flat.take(span(reg, segment, segment), axis=0)
+    return (px if dtype is None else px.astype(dtype)).mean(axis=0)
 
 
 def segment_sums(
