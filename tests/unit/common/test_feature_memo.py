@@ -41,7 +41,7 @@ def test_memo_compares_content_not_identity() -> None:
     a, b = np.zeros((32, 32), np.float32), np.ones((32, 32), np.float32)
     with sharing(8):
         assert memo(a) == 0.0 and memo(b) == 1024.0
-        a[3, 5] = 1.0  # mutated in place, where the fingerprint (every 16th value) cannot see
+        a[3, 5] = 1.0  # mutated in place, where the fingerprint (every 7th value) cannot see
         assert memo(a) == 1.0
         assert memo(np.zeros((32, 32), np.float64)) == 0.0  # same values, another dtype
         assert memo(np.zeros((16, 64), np.float32)) == 0.0  # same values, another shape
