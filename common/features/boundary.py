@@ -22,6 +22,7 @@ from common.features.regions import (
     OUTER,
     check_inputs,
     gather,
+    lab8,
     magnitude,
     regions,
     safe_log_ratio,
@@ -75,7 +76,7 @@ def boundary_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(13,) float32 inner/band/outer contrasts of sharpness, noise, colour and seam edges."""
     check_inputs(crop, mask)
     reg = regions(mask)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    lab = lab8(crop)
     lum = np.ascontiguousarray(lab[..., 0])
     gray = lum.astype(np.float32) / 255.0
     lap = cv2.Laplacian(gray, cv2.CV_32F)

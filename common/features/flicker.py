@@ -26,7 +26,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.features.regions import INNER, OUTER, regions, safe_log_ratio, segment_mean, span
+from common.features.regions import (
+    INNER,
+    OUTER,
+    lab8,
+    regions,
+    safe_log_ratio,
+    segment_mean,
+    span,
+)
 from common.types import FaceTrack
 
 # Eye corners, nose bridge and nostrils: points a swap keeps where the target's face is.
@@ -52,7 +60,7 @@ def consecutive_pairs(frame_index: np.ndarray) -> list[int]:
 def _frame_stats(crop: np.ndarray, mask: np.ndarray):  # type: ignore[no-untyped-def]
     """Regions, the inner face's and the ring's mean Lab colours, the band-0/1 residuals."""
     reg = regions(mask)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    lab = lab8(crop)
     # Means over the gathered pixels of each segment: the same float32 values in the same
     # order as over the whole converted image, without converting the rest of it.
     means = [

@@ -40,6 +40,14 @@ def gray32(crop: np.ndarray) -> np.ndarray:
     return _frozen(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0)
 
 
+def _lab8(crop: np.ndarray) -> np.ndarray:
+    return _frozen(cv2.cvtColor(crop, cv2.COLOR_BGR2LAB))
+
+
+# CIELAB (OpenCV's 8-bit scaling): boundary per frame, flicker again over the track.
+lab8 = last_input_memo(_lab8, track=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Regions:
     """Boolean masks over the crop, and the same pixels gathered for per-region sums.
