@@ -49,27 +49,38 @@ class last_input_memo(Generic[T]):  # noqa: N801 - used as a decorator
     An input is compared in full (shape, dtype, ``np.array_equal``) with a private copy of
     the input an entry was computed from: the newest entry first, then, where several are
     kept, those whose fingerprint (a sparse sample of the values) matches. Entries are kept
-    most recent last: one, or with ``track`` at most :func:`sharing`'s capacity.
+    most recent last: one, or with ``track`` at most :func:`sharing`'s capacity. A memo
+    made with ``frame=False`` (one family per frame reads it, the clip families again)
+    remembers nothing outside a block, where it would only cost a copy.
     """
 
-    def __init__(self, fn: Callable[[np.ndarray], T], *, track: bool = False) -> None:
-        self.fn, self.track = fn, track
+    def __init__(
+        self, fn: Callable[[np.ndarray], T], *, track: bool = False, frame: bool = True
+    ) -> None:
+        self.fn, self.track, self.frame = fn, track, frame
         self._local = threading.local()
         self.__doc__ = fn.__doc__
         _memos.add(self)
 
     def _entries(self) -> list[list[Any]]:  # [fingerprint or None, input copy, result]
         st = self._local
-        if not hasattr(st, "entries"):
+        try:
+            return st.entries
+        except AttributeError:
             st.entries = []
-        return st.entries
+            return st.entries
 
     def __call__(self, arr: np.ndarray) -> T:
         entries = self._entries()
-        # The families of one frame vector ask for the newest entry: compared first, in full.
-        if entries and _same(entries[-1][1], arr):
-            return entries[-1][2]
-        keep = _capacity() if self.track else 1
+        # The families of one frame vector ask for the newest entry: compared first, in full
+        # (inline: this runs several times per crop).
+        if entries:
+            key = entries[-1][1]
+            if key.shape == arr.shape and key.dtype == arr.dtype and np.array_equal(key, arr):
+                return entries[-1][2]
+        keep = getattr(_scope, "capacity", 1) if self.track else 1
+        if keep == 1 and not self.frame:
+            return self.fn(arr)  # only a track block has a second use for it
         if keep > 1 and len(entries) > 1:
             fp = _fingerprint(arr)
             for i in range(len(entries) - 2, -1, -1):
@@ -85,8 +96,9 @@ class last_input_memo(Generic[T]):  # noqa: N801 - used as a decorator
         return value
 
     def trim(self, keep: int) -> None:
-        """Drop this thread's entries but the newest ``keep``."""
+        """Drop this thread's entries but the newest ``keep`` (none for ``frame=False``)."""
         entries = self._entries()
+        keep = keep if self.frame or keep > 1 else 0
         del entries[: max(0, len(entries) - keep)]
 
 

@@ -45,7 +45,7 @@ def _lab8(crop: np.ndarray) -> np.ndarray:
 
 
 # CIELAB (OpenCV's 8-bit scaling): boundary per frame, flicker again over the track.
-lab8 = last_input_memo(_lab8, track=True)
+lab8 = last_input_memo(_lab8, track=True, frame=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,19 @@ def test_plain_memo_keeps_one_entry_in_a_block() -> None:
     assert len(calls) == 3
 
 
+def test_track_only_memo_remembers_nothing_outside_a_block() -> None:
+    calls: list[int] = []
+    memo = last_input_memo(lambda a: calls.append(1) or float(a.sum()), track=True, frame=False)
+    a, b = np.zeros(4, np.float32), np.ones(4, np.float32)
+    memo(a), memo(a)
+    assert len(calls) == 2
+    with sharing(2):
+        memo(a), memo(b), memo(a), memo(b)
+    assert len(calls) == 4
+    memo(b)  # nothing kept after the block
+    assert len(calls) == 5
+
+
 def _track() -> FaceTrack:
     rng = np.random.default_rng(7)
     base, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
