@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from _media import astronaut_bgr
 
-from common.faces import crop_square, face_mask
+from common.faces import crop_square
 from common.features import (
     ALL_FAMILIES,
     CLIP_FAMILIES,
@@ -70,18 +70,6 @@ B = {
         ]
     )
 }
-
-
-@pytest.fixture(scope="module")
-def mask() -> np.ndarray:
-    return face_mask(S, BOX, None)
-
-
-@pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    """The astronaut's face as a canonical 128x128 crop with margin."""
-    crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
-    return crop
 
 
 def texture(seed: int, sigma: float = 1.0, contrast: float = 20.0) -> np.ndarray:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr
 
-from common.faces import crop_square, face_mask
 from common.features import CLIP_FAMILIES, CLIP_NAMES, FAMILIES, FAMILY_NAMES
 from common.features.clip_pictures import CLIP_PICTURES
 from common.features.pictures import (
@@ -24,20 +22,8 @@ from common.features.pictures import (
 from common.features.regions import regions
 from common.features.spectrum import BINS, spectrum_features
 from common.features.texture import NBINS, texture_features
-from common.types import Box
 
 S = 128
-
-
-@pytest.fixture(scope="module")
-def mask() -> np.ndarray:
-    return face_mask(S, Box(24, 24, 80, 80), None)
-
-
-@pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
-    return crop
 
 
 def pasted(crop: np.ndarray, mask: np.ndarray, sigma: float = 2.0) -> np.ndarray:

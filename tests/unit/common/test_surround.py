@@ -6,11 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr, noise_crop, paste_inside
+from _media import noise_crop, paste_inside
 
-from common.faces import crop_square, face_mask
 from common.features.surround import COLUMNS, LENGTH, surround_features
-from common.types import Box
 
 S = 128
 COL = {name: i for i, name in enumerate(COLUMNS)}
@@ -22,11 +20,6 @@ RATIOS = (
     "srm_kb_ratio",
     "srm_kv_ratio",
 )
-
-
-@pytest.fixture(scope="module")
-def mask() -> np.ndarray:
-    return face_mask(S, Box(24, 24, 80, 80), None)
 
 
 def test_shape_and_columns(mask: np.ndarray) -> None:
@@ -60,9 +53,9 @@ def test_noisier_paste_has_more_residual_inside(seed: int, mask: np.ndarray) -> 
         assert v[COL[name]] > 0.3, name
 
 
-def test_upsampled_paste_of_a_real_face(mask: np.ndarray) -> None:
+def test_upsampled_paste_of_a_real_face(face: np.ndarray, mask: np.ndarray) -> None:
     """A face rendered at 48 px and resized up, pasted into its own crop: as a swap is."""
-    crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
+    crop = face
     small = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
     fake = paste_inside(crop, cv2.resize(small, (S, S), interpolation=cv2.INTER_LINEAR), mask)
     real_v, fake_v = surround_features(crop, mask), surround_features(fake, mask)

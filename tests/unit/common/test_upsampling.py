@@ -7,26 +7,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr, noise_crop, paste_inside
+from _media import noise_crop, paste_inside
 
-from common.faces import crop_square, face_mask
+from common.faces import face_mask
 from common.features.upsampling import COLUMNS, LENGTH, upsampling_features
 from common.types import Box
 
 S = 128
 COL = {name: i for i, name in enumerate(COLUMNS)}
 NEAREST, BILINEAR = cv2.INTER_NEAREST, cv2.INTER_LINEAR
-
-
-@pytest.fixture(scope="module")
-def mask() -> np.ndarray:
-    return face_mask(S, Box(24, 24, 80, 80), None)
-
-
-@pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    crop, _ = crop_square(astronaut_bgr(), Box(178, 66, 94, 94), S)
-    return crop
 
 
 def enlarged(crop: np.ndarray, interpolation: int, factor: int = 2) -> np.ndarray:
