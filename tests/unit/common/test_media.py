@@ -369,7 +369,7 @@ def test_redirect_to_allowed_host_followed(video: Path, media_server: MediaServe
 
 
 def _s3_settings(endpoint: str, **overrides: object) -> Settings:
-    from conftest import S3_KEY
+    from _cluster import S3_KEY
 
     return Settings(
         s3_endpoint_url=endpoint,
