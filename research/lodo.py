@@ -147,6 +147,29 @@ def source_row(view: SourceView, scored: Scored) -> dict[str, float]:
     }
 
 
+def methods(items: Sequence[Item]) -> dict[str, str]:
+    """Each video's manipulation method without its source prefix ("ffpp-c23:FaceSwap")."""
+    return {it.target: (it.method or "").split(":", 1)[-1] for it in items}
+
+
+def method_aucs(items: Sequence[Item], view: SourceView, scored: Scored) -> dict[str, float]:
+    """AUC of each manipulation method's fakes against all of the source's reals, for a
+    source whose fakes come from more than one method (else empty)."""
+    method = methods(items)
+    fakes = [t for t, y in zip(view.targets, view.y, strict=True) if y == 1]
+    names = sorted({method[t] for t in fakes})
+    if len(names) < 2:
+        return {}
+    reals = [t for t, y in zip(view.targets, view.y, strict=True) if y == 0]
+    real_s = [scored.scores[t] for t in reals]
+    out = {}
+    for name in names:
+        fake_s = [scored.scores[t] for t in fakes if method[t] == name]
+        y = np.r_[np.zeros(len(real_s), int), np.ones(len(fake_s), int)]
+        out[name] = auc(np.array(real_s + fake_s), y)
+    return out
+
+
 def head_frr(items: Sequence[Item], scored: Scored) -> tuple[float, int]:
     """FRR of the talking heads held out by source, each at its own fold's threshold."""
     heads = [it.target for it in items if source_of(it) == TALKING_HEADS]

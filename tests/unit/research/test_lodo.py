@@ -162,3 +162,31 @@ def test_the_rule_prefers_the_simplest_candidate_within_a_hundredth() -> None:
     assert "does not replace" in text
     c["small"]["diff_ci"] = (0.001, 0.1)
     assert "so it replaces" in " ".join(_choice(c))
+
+
+def test_each_method_is_scored_against_all_of_its_sources_reals() -> None:
+    items = _items()
+    sc = _scored(items, 0.0, 0)  # fakes 1.0, reals 0.0
+    sc.scores["c23/f2"] = 0.5  # the FaceSwap fake: above one real only
+    sc.scores["c23/r2"] = 0.7
+    vs = lodo.views(items, sc)
+    assert lodo.method_aucs(items, vs["ffpp-c23"], sc) == {"Deepfakes": 1.0, "FaceSwap": 0.5}
+    # A source with one method gets no breakdown (its AUC is the source's).
+    assert lodo.method_aucs(items, vs["celebdf"], sc) == {}
+    assert lodo.method_aucs(items, vs["ffpp-c40"], sc) == {}
+
+
+def test_the_report_has_a_per_method_table() -> None:
+    from research.generalize_report import render
+
+    items = _items()
+    scored = {"today": _scored(items, 0.1, 0), "cand": _scored(items, 0.1, 1)}
+    info = {"today": {}, "cand": {"note": "made up", "families": ["f"], "frames": 16}}
+    res = render(items, scored, info, {}, boot=50, seconds=1.0)
+    text = "\n".join(res.lines)
+    assert "### Per manipulation method" in text
+    assert "| candidate | FF++ c23 Deepfakes (1) | FF++ c23 FaceSwap (1) |" in text
+    assert res.data["candidates"]["cand"]["methods"]["ffpp-c23"] == {
+        "Deepfakes": 1.0,
+        "FaceSwap": 1.0,
+    }
