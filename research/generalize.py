@@ -236,6 +236,9 @@ def main() -> int:
     pooled: dict[tuple, dict[str, lodo.Scored]] = {}  # both poolings come from one fit
     read: dict[int, tuple[list[Featurized], list[Featurized]]] = {}  # rows per frame count
     scored["today"], info["today"] = baseline(items, args, args.cache)
+    # Kept beside the candidates (never read back: today's model is always scored afresh), so
+    # that two renders can be compared video by video.
+    _save(args.done, "today", scored["today"])
     for name in names:
         c = CANDIDATES[name]
         print(f"{name}: {c.note}", flush=True)
