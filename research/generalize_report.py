@@ -112,14 +112,11 @@ def render(
 
 def _method_counts(items: Sequence[Item], vs: dict[str, lodo.SourceView]) -> dict[str, int]:
     """Fakes per (source, method), keyed as the methods table's columns."""
-    method = lodo.methods(items)
-    counts: dict[str, int] = {}
-    for src, v in vs.items():
-        for t, y in zip(v.targets, v.y, strict=True):
-            if y == 1:
-                key = f"{src}|{method[t]}"
-                counts[key] = counts.get(key, 0) + 1
-    return counts
+    return {
+        f"{src}|{m}": len(fakes)
+        for src, v in vs.items()
+        for m, fakes in lodo.fakes_by_method(items, v).items()
+    }
 
 
 def _method_lines(c: dict[str, dict[str, Any]], counts: dict[str, int]) -> list[str]:

@@ -152,19 +152,28 @@ def methods(items: Sequence[Item]) -> dict[str, str]:
     return {it.target: (it.method or "").split(":", 1)[-1] for it in items}
 
 
+def fakes_by_method(items: Sequence[Item], view: SourceView) -> dict[str, list[str]]:
+    """A source's held-out fakes grouped by manipulation method, methods sorted by name."""
+    method = methods(items)
+    out: dict[str, list[str]] = {}
+    for t in sorted(
+        (t for t, y in zip(view.targets, view.y, strict=True) if y == 1), key=lambda t: method[t]
+    ):
+        out.setdefault(method[t], []).append(t)
+    return out
+
+
 def method_aucs(items: Sequence[Item], view: SourceView, scored: Scored) -> dict[str, float]:
     """AUC of each manipulation method's fakes against all of the source's reals, for a
     source whose fakes come from more than one method (else empty)."""
-    method = methods(items)
-    fakes = [t for t, y in zip(view.targets, view.y, strict=True) if y == 1]
-    names = sorted({method[t] for t in fakes})
-    if len(names) < 2:
+    groups = fakes_by_method(items, view)
+    if len(groups) < 2:
         return {}
     reals = [t for t, y in zip(view.targets, view.y, strict=True) if y == 0]
     real_s = [scored.scores[t] for t in reals]
     out = {}
-    for name in names:
-        fake_s = [scored.scores[t] for t in fakes if method[t] == name]
+    for name, fakes in groups.items():
+        fake_s = [scored.scores[t] for t in fakes]
         y = np.r_[np.zeros(len(real_s), int), np.ones(len(fake_s), int)]
         out[name] = auc(np.array(real_s + fake_s), y)
     return out

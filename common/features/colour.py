@@ -37,7 +37,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.features.regions import check_inputs, regions
+from common.features.regions import check_inputs, lab8, regions
 
 COLUMNS = (
     "L_mean_diff",
@@ -89,7 +89,7 @@ def colour_features(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     reg = regions(mask)
     if not reg.inner.any() or not reg.outer.any():
         return np.zeros(LENGTH, np.float32)
-    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    lab = lab8(crop)  # shared with boundary and flicker inside a track block
     hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
     v = hsv[..., 2]
     # One image of what is measured besides Lab: saturation, clipped, dark (0 or 255).
