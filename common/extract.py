@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from common.errors import NoFace, ScanError
-from common.faces import FaceDetector, Reframe, background_faces, make_detector, track_faces
+from common.faces import FaceDetector, Reframe, background_faces, iter_faces, make_detector
 from common.features import ClipFamily, FeatureFamily, clip_vector, frame_vector, video_vector
 from common.features.memo import sharing
 from common.frames import SampleLimits, iter_frames
@@ -87,8 +88,24 @@ def faces_to_matrix(faces: Sequence[Face], cfg: ExtractConfig) -> np.ndarray:
     return np.stack([frame_vector(f.crop, f.mask, cfg.families) for f in faces])
 
 
+@dataclass(slots=True)
+class _Sample:
+    """What one sampling's decode left: its count and first picture's shape, and the
+    pictures themselves only while no face was found in them (a fallback pass reads them
+    again) or when the caller needs them all (the background control)."""
+
+    count: int = 0
+    shape: tuple[int, ...] = ()
+    kept: list[Frame] | None = field(default_factory=list)
+
+
 class _Sampler:
-    """Frames of one target per sampling, decoded once, and their main faces."""
+    """Frames of one target per sampling, decoded once, and their main faces.
+
+    The face tracker reads the decoder's frames one at a time, so a scan holds one picture
+    rather than the whole sample (a worker's working set; docs/speed.md). The pictures are
+    kept only as long as a fallback pass may need them again: until the first face is found.
+    """
 
     def __init__(
         self,
@@ -101,37 +118,56 @@ class _Sampler:
     ) -> None:
         self.media, self.cfg, self.limits, self.det = media, cfg, limits, det
         self.timer, self.reframe = timer, reframe
-        self._frames: dict[Sampling, list[Frame]] = {}
+        self._samples: dict[Sampling, _Sample] = {}
         self.info = ClipInfo()  # what the reader learnt of the clip (nuisance measures)
+        self.keep_all = cfg.region == "background"  # the control cuts patches from every frame
 
-    def frames(self, sampling: Sampling) -> list[Frame]:
-        if sampling not in self._frames:
+    def _feed(self, sample: _Sample, source: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in source:
+            if not sample.count:
+                sample.shape = frame.image.shape
+            sample.count += 1
+            if sample.kept is not None:
+                sample.kept.append(frame)
+            yield frame
+
+    def faces(self, sampling: Sampling, small: bool) -> tuple[_Sample, list[Face]]:
+        """The sample's main faces; a sample already read is not decoded again while its
+        pictures are kept (they are whenever it gave no face)."""
+        sample = self._samples.get(sampling)
+        if sample is not None and sample.kept is not None:
+            fed: Iterator[Frame] = (frame for frame in sample.kept)
+        else:
+            sample = _Sample()
             frames = iter_frames(self.media, self.cfg.frames, self.limits, sampling, self.info)
-            self._frames[sampling] = list(self.timer.pull("decode", frames))
-        return self._frames[sampling]
-
-    def faces(self, sampling: Sampling, small: bool) -> tuple[list[Frame], list[Face]]:
-        frames = self.frames(sampling)
-        t0 = time.perf_counter()
+            fed = self._feed(sample, self.timer.pull("decode", frames))
         size, tracking = self.cfg.crop_size, self.cfg.tracking
-        faces = track_faces(frames, self.det, size, tracking, self.reframe, small=small)
-        self.timer.add("faces", time.perf_counter() - t0)
-        return frames, faces
+        t0, decoding = time.perf_counter(), self.timer.t.get("decode", 0.0)
+        faces: list[Face] = []
+        with closing(fed):  # a decoder error or a tracker error still releases the capture
+            for face in iter_faces(fed, self.det, size, tracking, self.reframe, small=small):
+                faces.append(face)
+                if not self.keep_all:
+                    sample.kept = None  # a face: no fallback pass reads these pictures again
+        decoded = self.timer.t.get("decode", 0.0) - decoding
+        self.timer.add("faces", time.perf_counter() - t0 - decoded)
+        self._samples[sampling] = sample
+        return sample, faces
 
-    def best(self, small: bool) -> tuple[list[Frame], list[Face]]:
+    def best(self, small: bool) -> tuple[_Sample, list[Face]]:
         """The model's sampling; the spread sample instead when it shows the face more."""
-        frames, faces = self.faces(self.cfg.sampling, small)
+        sample, faces = self.faces(self.cfg.sampling, small)
         runs = self.cfg.sampling != "spread" and self.media.kind == "video"
-        if runs and 2 * len(faces) < len(frames):
+        if runs and 2 * len(faces) < sample.count:
             # Runs from keyframes may all fall where no face is (a title card, a clip with
             # one keyframe and an intro): the spread sample then decides what is kept.
             try:
                 spread = self.faces("spread", small)
             except ScanError:  # e.g. damage past the runs: keep what the runs gave
-                spread = frames, faces
+                spread = sample, faces
             if len(spread[1]) > len(faces):
-                frames, faces = spread
-        return frames, faces
+                sample, faces = spread
+        return sample, faces
 
 
 def extract(
@@ -157,23 +193,24 @@ def extract(
     with open_media(target, settings) as media:
         timer.add("fetch", time.perf_counter() - t0)
         sampler = _Sampler(media, cfg, limits, det, timer, reframe)
-        frames, faces = sampler.best(small=False)
+        sample, faces = sampler.best(small=False)
         if not faces:
             # No face at the usual sizes anywhere: look again for small ones in the same
             # frames (decoded once). Only here, so that clips found before keep their scores.
-            frames, faces = sampler.best(small=True)
-        nuisance = measure(sampler.info, media_bytes(media.path), frames, faces)
+            sample, faces = sampler.best(small=True)
+        nbytes = media_bytes(media.path)
+        nuisance = measure(sampler.info, nbytes, sample.count, sample.shape, faces)
         t0 = time.perf_counter()
         if cfg.region == "background":
             located = faces
-            faces = background_faces(frames, located, cfg.crop_size)
+            faces = background_faces(sample.kept or [], located, cfg.crop_size)
             if located and not faces:
                 raise NoFace("no face-free corner of the frames for the background control")
         elif cfg.region != "face":
             raise ValueError(f"unknown extraction region {cfg.region!r} (face | background)")
         timer.add("faces", time.perf_counter() - t0)
     if not faces:
-        raise NoFace(f"no face found in {len(frames)} sampled frames")
+        raise NoFace(f"no face found in {sample.count} sampled frames")
     if transform is not None:
         faces = [transform(f) for f in faces]
     t0 = time.perf_counter()
@@ -190,7 +227,7 @@ def extract(
         matrix,
         vector,
         clip,
-        len(frames),
+        sample.count,
         len(faces),
         media.sha256,
         timer.t,

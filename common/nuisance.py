@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from common.faces.crops import MARGIN
-from common.types import ClipInfo, Face, Frame
+from common.types import ClipInfo, Face
 
 NAN = float("nan")
 # 68-point landmarks (iBUG): the two eyes' contours, whose centres give the inter-ocular
@@ -99,12 +99,17 @@ def _median(values: Sequence[float]) -> float:
 
 
 def measure(
-    info: ClipInfo, nbytes: int, frames: Sequence[Frame], faces: Sequence[Face]
+    info: ClipInfo,
+    nbytes: int,
+    frames_decoded: int,
+    frame_shape: tuple[int, ...],
+    faces: Sequence[Face],
 ) -> Nuisance:
-    """The clip's nuisance measures from what its extraction saw."""
+    """The clip's nuisance measures from what its extraction saw (``frame_shape``: the first
+    decoded picture's, for a reader that could not give the size)."""
     width, height = info.width, info.height
-    if frames and (width <= 0 or height <= 0):  # a reader that could not say: the pictures can
-        height, width = frames[0].image.shape[:2]
+    if frames_decoded and (width <= 0 or height <= 0):  # the reader could not say: the pictures can
+        height, width = frame_shape[:2]
     w, h = max(width, 1), max(height, 1)
     return Nuisance(
         width=width,
@@ -112,7 +117,7 @@ def measure(
         fps=info.fps,
         frames_total=info.frames,
         bytes=nbytes,
-        frames_decoded=len(frames),
+        frames_decoded=frames_decoded,
         faces=len(faces),
         face_px=_median([math.sqrt(f.box.w * f.box.h) for f in faces]),
         iod_px=_median([inter_ocular_px(f) for f in faces]),

@@ -28,6 +28,7 @@ from common.faces.tracking import (
     Reframe,
     crop_thumb,
     follow_landmarks,
+    iter_faces,
     pick_main,
     track_faces,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "detect_near",
     "face_mask",
     "follow_landmarks",
+    "iter_faces",
     "jitter_box",
     "make_detector",
     "make_face",

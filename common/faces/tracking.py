@@ -9,7 +9,7 @@ on the research clips: docs/faces.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -193,7 +193,7 @@ def _detect_small(
 
 
 def track_faces(
-    frames: Sequence[Frame] | object,
+    frames: Iterable[Frame],
     detector: FaceDetector,
     size: int,
     tracking: Tracking = "detect",
@@ -201,7 +201,24 @@ def track_faces(
     *,
     small: bool = False,
 ) -> list[Face]:
+    """Main face of each frame that has one: :func:`iter_faces` as a list."""
+    return list(iter_faces(frames, detector, size, tracking, reframe, small=small))
+
+
+def iter_faces(
+    frames: Iterable[Frame],
+    detector: FaceDetector,
+    size: int,
+    tracking: Tracking = "detect",
+    reframe: Reframe | None = None,
+    *,
+    small: bool = False,
+) -> Iterator[Face]:
     """Main face of each frame that has one, following the same person across frames.
+
+    Frames are read one at a time and each face is yielded as soon as it is cut, so a
+    caller that streams decoded frames in holds one picture at a time, not the sample
+    (the tracker keeps only the last detection and a thumbnail of its crop).
 
     The first face is found on the whole (downscaled) frame; later frames search a window
     around the previous face first (see :func:`detect_near`), and the whole frame only when
@@ -224,7 +241,6 @@ def track_faces(
     if tracking not in TRACKINGS:
         raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKINGS)})")
     steps = STEPS[tracking]
-    faces: list[Face] = []
     last: Detection | None = None
     anchor: Detection | None = None  # "runs": the detection the followed frames started from
     last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
@@ -232,7 +248,7 @@ def track_faces(
     # Larger (or, small, enlarged) whole-frame searches that may still miss before giving up.
     retries = SMALL_TRIES if small else 2
     detect = _detect_small if small else _detect_main
-    for frame in frames:  # type: ignore[attr-defined]
+    for frame in frames:
         face, now_thumb = None, None
         if last is not None and followed < steps and 0 < frame.index - last_index <= FOLLOW_MAX_GAP:
             det = follow_landmarks(detector, frame.image, last, anchor)
@@ -252,5 +268,4 @@ def track_faces(
         if steps:
             last_thumb = now_thumb if now_thumb is not None else crop_thumb(face.crop)
         last, last_index = det, frame.index
-        faces.append(face)
-    return faces
+        yield face
