@@ -159,12 +159,18 @@ def pool_scanner(
 ) -> Scanner:
     """A whole Scanner for a pool of worker processes, loaded in the calling process.
 
-    One worker process per core, so OpenCV runs on one thread (its own pool of threads would
-    only oversubscribe the cores); the setting is per process, and forked workers inherit it.
+    One worker process per core, so OpenCV and the BLAS under numpy run on one thread (their
+    own pools of threads would only oversubscribe the cores); the settings are per process,
+    and forked workers inherit them. One BLAS thread also makes a score the same on every
+    machine: a threaded BLAS splits sums by its thread count, which moves the last bits.
     """
     import cv2
+    from threadpoolctl import threadpool_limits
 
     cv2.setNumThreads(1)
     scanner = Scanner(settings, timeouts=timeouts, local_files=local_files)
     scanner.preload()
+    # After the model's unpickling: a BLAS that scikit-learn's imports load (SciPy's own
+    # OpenBLAS) is limited only if it is loaded by then.
+    threadpool_limits(limits=1)
     return scanner

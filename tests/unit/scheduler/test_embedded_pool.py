@@ -1,5 +1,6 @@
 """The embedded pool loads the model once, in the parent, and forks its workers from it;
-with another thread running it starts fresh interpreters instead (a fork then is unsafe)."""
+with another thread running it starts fresh interpreters instead (a fork then is unsafe).
+Either way a worker runs OpenCV and BLAS on one thread."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from common.settings import Settings
 from scheduler import embedded
 
 # Runs in a fresh interpreter (one thread, as `dfscan scan` is): which process scanned each
-# clip, and with which scanner object.
+# clip, with which scanner object, and how many threads its OpenCV and BLAS would use.
 FORKED = """
 import json, os, sys
+import cv2
+from threadpoolctl import threadpool_info
 from common.settings import Settings
 from scheduler import embedded
 
@@ -26,6 +29,8 @@ scan = embedded._scan
 def traced(target):
     result = scan(target)
     result.timings["pid"], result.timings["scanner"] = os.getpid(), id(embedded._SCANNER)
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    result.timings["threads"] = [cv2.getNumThreads(), *blas]
     return result
 
 embedded._scan = traced
@@ -52,6 +57,8 @@ def test_workers_scan_with_the_scanner_their_parent_loaded(tmp_path: Path) -> No
     assert got["parent"] not in pids and 1 <= len(pids) <= 2
     # Each worker scanned with the very object the parent built: nothing loaded again.
     assert {r["scanner"] for r in got["runs"]} == {got["scanner"]}
+    # One thread each for OpenCV and numpy's BLAS (found: at least one BLAS is loaded).
+    assert all(len(r["threads"]) >= 2 and set(r["threads"]) == {1} for r in got["runs"])
 
 
 def test_with_another_thread_running_workers_start_fresh(tmp_path: Path) -> None:
