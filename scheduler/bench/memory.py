@@ -14,6 +14,8 @@ total, for ``dfscan bench``. Linux only: elsewhere every reading is None.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +126,33 @@ class TreeMemory:
         return [m for pid, m in sorted(self.peaks.items()) if pid not in skip]
 
 
+# Readings at most this often. smaps_rollup makes the kernel walk each process's pages: 7 ms
+# of CPU for one 270 MB scanning process, 18 ms for a pool of three (measured), spent by the
+# reading process on the cores the workers share, so frequent readings slow the very run
+# they measure (docs/speed.md: at every result they took ~2 s from a 16 s two-worker run).
+SAMPLE_EVERY_S = 0.5
+
+
+@dataclass(slots=True)
+class Every:
+    """True at most once per ``interval_s`` of ``clock`` (always the first time)."""
+
+    interval_s: float
+    clock: Callable[[], float] = time.monotonic
+    _last: float | None = None
+
+    def __call__(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval_s:
+            return False
+        self._last = now
+        return True
+
+
 class TreeSampler:
     """Samples a process tree every ``interval_s`` in a thread until :meth:`stop`."""
 
-    def __init__(self, root: int, interval_s: float = 0.5) -> None:
+    def __init__(self, root: int, interval_s: float = SAMPLE_EVERY_S) -> None:
         self.result = TreeMemory(root)
         self._interval = interval_s
         self._done = threading.Event()

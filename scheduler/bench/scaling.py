@@ -12,7 +12,7 @@ from typing import Any
 
 from common.settings import Settings
 from scheduler.bench.measure import loadavg
-from scheduler.bench.memory import TreeMemory, rollup
+from scheduler.bench.memory import SAMPLE_EVERY_S, Every, TreeMemory, rollup
 from scheduler.bench.summary import median
 
 
@@ -28,8 +28,9 @@ def _embedded_arrivals(targets: list[str], settings: Settings, conn: Any) -> Non
     """One run_embedded in this (fresh) process; sends the wall-clock arrival time of each
     result, the error count and the memory of this process and its pool through ``conn``.
 
-    Memory is read as each result arrives, so every worker is seen while it lives however
-    short the run (~0.5 ms a time, next to a scan's ~150 ms).
+    Memory is read as a result arrives (a sampler thread would stop the pool from forking),
+    at the first result and then at most every SAMPLE_EVERY_S: each worker is seen however
+    short the run, and the readings (7-18 ms of CPU each) do not slow the run they measure.
     """
     import multiprocessing as mp
 
@@ -37,9 +38,12 @@ def _embedded_arrivals(targets: list[str], settings: Settings, conn: Any) -> Non
 
     arrivals: list[float] = []
     memory = TreeMemory(os.getpid())
+    due = Every(SAMPLE_EVERY_S)
 
     def arrived(_result: object) -> None:
         arrivals.append(time.time())
+        if not due():
+            return
         pids = [memory.root, *(p.pid for p in mp.active_children() if p.pid)]
         memory.add({p: m for p in pids if (m := rollup(p)) is not None})
 

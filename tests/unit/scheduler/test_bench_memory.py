@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from scheduler.bench.memory import TreeSampler, children, descendants, rollup
+from scheduler.bench.memory import Every, TreeSampler, children, descendants, rollup
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="Linux")
 
@@ -68,6 +68,18 @@ def test_sampler_follows_the_tree_and_keeps_peaks(holder) -> None:  # type: igno
     assert worker.pss >= 32  # its half of the block
     # The tree holds the block once, however many processes map it.
     assert 64 <= tree.total_pss_peak < 64 + 64
+
+
+def test_readings_at_most_once_per_interval() -> None:
+    # The scaling benchmark reads memory as results arrive; at ~12 results a second a
+    # reading each time slowed the run it measured, so they are spaced out.
+    now = [0.0]
+    due = Every(0.5, clock=lambda: now[0])
+    taken = []
+    for t in [0.0, 0.1, 0.2, 0.49, 0.5, 0.6, 1.2, 1.3, 5.0]:
+        now[0] = t
+        taken.append(due())
+    assert taken == [True, False, False, False, True, False, True, False, True]
 
 
 def test_rollup_of_a_process_that_is_gone_is_none() -> None:
