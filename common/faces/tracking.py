@@ -10,6 +10,7 @@ on the research clips: docs/faces.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -192,17 +193,9 @@ def _detect_small(
     return det
 
 
-def track_faces(
-    frames: Iterable[Frame],
-    detector: FaceDetector,
-    size: int,
-    tracking: Tracking = "detect",
-    reframe: Reframe | None = None,
-    *,
-    small: bool = False,
-) -> list[Face]:
-    """Main face of each frame that has one: :func:`iter_faces` as a list."""
-    return list(iter_faces(frames, detector, size, tracking, reframe, small=small))
+def track_faces(frames: Iterable[Frame], *args: Any, **kwargs: Any) -> list[Face]:
+    """Main face of each frame that has one: :func:`iter_faces` (same arguments) as a list."""
+    return list(iter_faces(frames, *args, **kwargs))
 
 
 def iter_faces(
