@@ -27,13 +27,6 @@ def saturated(crop: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
 
 
-def test_shape_and_columns(mask: np.ndarray) -> None:
-    v = colour_features(noise_crop(0), mask)
-    assert v.shape == (LENGTH,) == (len(COLUMNS),) and v.dtype == np.float32
-    assert np.isfinite(v).all()
-    assert 8 <= LENGTH <= 14
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_untouched_texture_is_neutral(seed: int, mask: np.ndarray) -> None:
     v = colour_features(noise_crop(seed), mask)

@@ -7,6 +7,7 @@ every inside-versus-outside contrast is ~0, so a change made only inside the fac
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -145,6 +146,9 @@ def test_family_output_matches_registry_length(
     v = fam.fn(face, mask)
     assert v.shape == (fam.length,) and v.dtype == np.float32
     assert np.isfinite(v).all()
+    # A family that names its columns (explain pages, docs/artifacts.md) names each one.
+    columns = getattr(sys.modules[fam.fn.__module__], "COLUMNS", None)
+    assert columns is None or len(columns) == fam.length
 
 
 def test_documented_lengths() -> None:

@@ -24,12 +24,6 @@ def enlarged(crop: np.ndarray, interpolation: int, factor: int = 2) -> np.ndarra
     return cv2.resize(small, (S, S), interpolation=interpolation)
 
 
-def test_shape_and_columns(mask: np.ndarray) -> None:
-    v = upsampling_features(noise_crop(0), mask)
-    assert v.shape == (LENGTH,) == (len(COLUMNS),) and v.dtype == np.float32
-    assert np.isfinite(v).all()
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nearest_paste_peaks_at_half_the_sampling_rate(seed: int, mask: np.ndarray) -> None:
     crop = noise_crop(seed)
