@@ -15,7 +15,14 @@ import numpy as np
 
 from common.errors import NoFace, ScanError
 from common.faces import FaceDetector, Reframe, background_faces, iter_faces, make_detector
-from common.features import ClipFamily, FeatureFamily, clip_vector, frame_vector, video_vector
+from common.features import (
+    ClipFamily,
+    FeatureFamily,
+    clip_vector,
+    frame_vector,
+    video_layout,
+    video_vector,
+)
 from common.features.memo import sharing
 from common.frames import SampleLimits, iter_frames
 from common.media import LocalMedia, open_media
@@ -43,6 +50,10 @@ class ExtractConfig:
     tracking: Tracking = "detect"
     # Clip families (over the face track), appended after the frame families' summary.
     clips: tuple[ClipFamily, ...] = ()
+
+    def layout(self) -> dict[str, list[int]]:
+        """Column indices of each family in the video vector this config makes."""
+        return video_layout(self.families, self.temporal, self.clips, spread=self.spread)
 
 
 @dataclass(slots=True)

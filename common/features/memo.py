@@ -78,7 +78,7 @@ class last_input_memo(Generic[T]):  # noqa: N801 - used as a decorator
             key = entries[-1][1]
             if key.shape == arr.shape and key.dtype == arr.dtype and np.array_equal(key, arr):
                 return entries[-1][2]
-        keep = getattr(_scope, "capacity", 1) if self.track else 1
+        keep = _capacity() if self.track else 1
         if keep == 1 and not self.frame:
             return self.fn(arr)  # only a track block has a second use for it
         if keep > 1 and len(entries) > 1:

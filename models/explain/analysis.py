@@ -23,7 +23,6 @@ from common.features import (
     FeatureFamily,
     clip_vector,
     frame_slices,
-    video_layout,
 )
 from common.features.clip_pictures import clip_picture_of
 from common.features.pictures import Picture, column_names, picture_of, values_picture
@@ -117,7 +116,7 @@ def _frame_family(
     values = ex.frame_matrix[:, in_model[fam.name]].astype(np.float64)
     view = _frame_view(fam, values, ex.faces)
     scaler = scanner.bundle.pipeline.named_steps["scale"]
-    layout = video_layout(cfg.families, cfg.temporal, cfg.clips, spread=cfg.spread)
+    layout = cfg.layout()
     means = layout[fam.name][: fam.length]  # the mean columns, then the spread ones
     z = (values - scaler.mean_[means]) / scaler.scale_[means]
     view.distance = np.sqrt((z**2).mean(axis=1))
@@ -129,9 +128,7 @@ def _clip_family(
     fam: ClipFamily, ex: Extraction, scanner: Scanner, pushes: dict[str, float]
 ) -> FamilyView:
     """A clip family over the face track, from the model's vector when it uses the family."""
-    layout = video_layout(
-        scanner.cfg.families, scanner.cfg.temporal, scanner.cfg.clips, spread=scanner.cfg.spread
-    )
+    layout = scanner.cfg.layout()
     track = FaceTrack.of(ex.faces)
     if fam.name in layout:
         values = ex.vector[layout[fam.name]].astype(np.float64)
@@ -160,9 +157,7 @@ def family_views(ex: Extraction, scanner: Scanner, pushes: dict[str, float]) -> 
     cfg = scanner.cfg
     views = [_frame_family(fam, ex, scanner, pushes) for fam in FAMILIES]
     known = {f.name for f in (*FAMILIES, *CLIP_FAMILIES)}
-    for name, cols in video_layout(
-        cfg.families, cfg.temporal, cfg.clips, spread=cfg.spread
-    ).items():
+    for name, cols in cfg.layout().items():
         if name in known:
             continue
         values = ex.vector[cols][None, :].astype(np.float64)
@@ -190,9 +185,7 @@ def explain_target(
     out.faces = ex.faces
     out.families = family_views(ex, scanner, result.families)
     out.vector, out.scale = ex.vector.astype(np.float64), np.asarray(scaler.scale_)
-    out.layout = video_layout(
-        scanner.cfg.families, scanner.cfg.temporal, scanner.cfg.clips, spread=scanner.cfg.spread
-    )
+    out.layout = scanner.cfg.layout()
     return out
 
 
