@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _media import astronaut_bgr
+from _media import astronaut_bgr, noise_crop
 
 from common.faces import crop_square
 from common.features import (
@@ -25,6 +25,7 @@ from common.features import (
     FAMILY_NAMES,
     FEATURE_VERSION,
     FeatureFamily,
+    FrameFn,
     compatible,
     frame_slices,
     frame_vector,
@@ -35,13 +36,17 @@ from common.features import (
     video_vector,
 )
 from common.features.boundary import boundary_features
+from common.features.colour import COLUMNS as COLOUR_COLUMNS
 from common.features.colour import LENGTH as COLOUR_LENGTH
+from common.features.colour import colour_features
 from common.features.flicker import LENGTH as FLICKER_LENGTH
 from common.features.iqm import MEASURES, iqm_features
 from common.features.landmarks import LENGTH as LANDMARK_LENGTH
 from common.features.regions import regions
 from common.features.spectrum import BINS, spectrum_features
+from common.features.surround import COLUMNS as SURROUND_COLUMNS
 from common.features.surround import LENGTH as SURROUND_LENGTH
+from common.features.surround import surround_features
 from common.features.temporal import temporal_features
 from common.features.texture import NBINS, RADII, RIU2, P, lbp_riu2, texture_features
 from common.features.upsampling import LENGTH as UPSAMPLING_LENGTH
@@ -149,6 +154,21 @@ def test_family_output_matches_registry_length(
     # A family that names its columns (explain pages, docs/artifacts.md) names each one.
     columns = getattr(sys.modules[fam.fn.__module__], "COLUMNS", None)
     assert columns is None or len(columns) == fam.length
+
+
+@pytest.mark.parametrize(
+    ("fn", "columns", "tolerance"),
+    [(surround_features, SURROUND_COLUMNS, 0.2), (colour_features, COLOUR_COLUMNS, 0.1)],
+    ids=["surround", "colour"],
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_face_against_surround_is_neutral_on_untouched_texture(
+    fn: FrameFn, columns: tuple[str, ...], tolerance: float, seed: int, mask: np.ndarray
+) -> None:
+    # Every column compares the inner face with the ring of the same crop: without a paste
+    # there is nothing to tell them apart.
+    v = fn(noise_crop(seed), mask)
+    assert np.abs(v).max() < tolerance, dict(zip(columns, v.round(3), strict=True))
 
 
 def test_documented_lengths() -> None:

@@ -22,12 +22,6 @@ RATIOS = (
 )
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_untouched_texture_is_neutral(seed: int, mask: np.ndarray) -> None:
-    v = surround_features(noise_crop(seed), mask)
-    assert np.abs(v).max() < 0.2, dict(zip(COLUMNS, v.round(3), strict=True))
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_blurred_paste_has_less_fine_detail_inside(seed: int, mask: np.ndarray) -> None:
     crop = noise_crop(seed)
