@@ -16,8 +16,10 @@ Sampling = Literal["spread", "segments"]
 # "detect": a face detection on every sampled frame; "landmarks": between near-adjacent
 # frames the face follows its re-fitted landmarks (common.faces.follow_landmarks), with a
 # detection every few frames; "runs": the same through a whole run of near-adjacent frames,
-# detecting only at its start, at a cut or where the fit jumps (docs/faces.md).
-Tracking = Literal["detect", "landmarks", "runs"]
+# detecting only at its start, at a cut or where the fit jumps (docs/faces.md); "follow":
+# through the whole sample from its first detection, detecting again only at a cut or where
+# the fit jumps, with the cheaper whole-frame pass and follow window of docs/speed.md.
+Tracking = Literal["detect", "landmarks", "runs", "follow"]
 # dlib's HOG detector with 68 landmarks, or OpenCV's Haar cascade (box only).
 Detector = Literal["dlib", "haar"]
 SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)

@@ -33,9 +33,21 @@ from common.types import TRACKINGS, Box, Face, Frame, Tracking
 # re-fitting its landmarks; a detection runs again after FOLLOW_STEPS such frames
 # (``tracking="landmarks"``; ``"runs"`` has no such limit: a detection starts each run), and
 # whenever the re-fit moves or rescales the face more than a face can in that time.
+# ``"follow"`` has neither limit: the face is followed from the sample's first detection
+# across the gaps between runs too, the checks below catching a cut or a jump.
 FOLLOW_MAX_GAP = 2
 FOLLOW_STEPS = 3
-STEPS: dict[Tracking, float] = {"detect": 0, "landmarks": FOLLOW_STEPS, "runs": float("inf")}
+STEPS: dict[Tracking, float] = {
+    "detect": 0,
+    "landmarks": FOLLOW_STEPS,
+    "runs": float("inf"),
+    "follow": float("inf"),
+}
+GAPS: dict[Tracking, float] = {t: FOLLOW_MAX_GAP for t in STEPS} | {"follow": float("inf")}
+# "follow" is the cheaper face stage of docs/speed.md: whole-frame detection on a copy at most
+# FOLLOW_DETECT_MAX_SIDE (HOG costs about its pixels; talking heads are large), and the follow
+# window scaled by linear interpolation rather than by area (~3x cheaper at these ratios).
+FOLLOW_DETECT_MAX_SIDE = 360
 FOLLOW_MAX_SHIFT = 0.25  # of the face's side
 FOLLOW_MAX_SCALE = 1.15
 # A followed face must still look like the last one: normalised correlation of the grey
@@ -78,6 +90,7 @@ def follow_landmarks(
     image: np.ndarray,
     previous: Detection,
     anchor: Detection | None = None,
+    interpolation: int = cv2.INTER_AREA,
 ) -> Detection | None:
     """The previous face moved to this frame by re-fitting its landmarks, or None.
 
@@ -88,7 +101,7 @@ def follow_landmarks(
     ``anchor`` (the detection a run of followed frames started from) from that detection's
     box, so that the rounding of many followed boxes in a row does not add up. None (detect
     instead) when the detector has no landmarks or the re-fit moved or rescaled the face more
-    than a face moves in a frame or two.
+    than a face moves in a frame or two. ``interpolation`` scales the window down.
     """
     refit = getattr(detector, "landmarks_at", None)
     if refit is None or previous.landmarks is None:
@@ -104,7 +117,7 @@ def follow_landmarks(
     k = TRACK_FACE_PX / side
     gray = to_gray(image[y0:y1, x0:x1])
     if k < 1:
-        gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=interpolation)
     else:
         k = 1.0
     lm = refit(gray, Box(box.x - x0, box.y - y0, box.w, box.h).scaled(k))
@@ -164,15 +177,20 @@ def pick_main(
 
 
 def _detect_main(
-    detector: FaceDetector, image: np.ndarray, previous: Box | None, retry: bool
+    detector: FaceDetector,
+    image: np.ndarray,
+    previous: Box | None,
+    retry: bool,
+    max_side: int = DETECT_MAX_SIDE,
 ) -> Detection | None:
-    """Tracking window first, then the whole frame, then (if ``retry``) at RETRY_MAX_SIDE."""
+    """Tracking window first, then the whole frame (a copy at most ``max_side``), then (if
+    ``retry``) at RETRY_MAX_SIDE."""
     det = None
     if previous is not None:
         det = pick_main(detect_near(detector, image, previous), previous)
     if det is None:
-        det = pick_main(detect_faces(detector, image), previous)
-    if det is None and retry and max(image.shape[:2]) > DETECT_MAX_SIDE:
+        det = pick_main(detect_faces(detector, image, max_side), previous)
+    if det is None and retry and max(image.shape[:2]) > max_side:
         det = pick_main(detect_faces(detector, image, RETRY_MAX_SIDE), previous)
     return det
 
@@ -218,8 +236,11 @@ def iter_faces(
     that misses. With ``tracking="landmarks"``, a frame at most FOLLOW_MAX_GAP after the
     previous face's frame gets that face moved by :func:`follow_landmarks` instead, up to
     FOLLOW_STEPS frames in a row; with ``tracking="runs"``, any number in a row (a run of
-    consecutive frames is followed from the detection at its start). A re-fit that jumps
-    or whose face no longer looks like the last one (a cut) is replaced by a detection.
+    consecutive frames is followed from the detection at its start); with
+    ``tracking="follow"``, every frame after the first face, whatever the gap, with the whole
+    frame searched at FOLLOW_DETECT_MAX_SIDE and the follow window scaled linearly. A re-fit
+    that jumps or whose face no longer looks like the last one (a cut) is replaced by a
+    detection.
     ``reframe`` edits each detection before its crop is cut.
 
     ``small=True`` is the second pass, for frames where the first found no face at all:
@@ -233,18 +254,26 @@ def iter_faces(
 
     if tracking not in TRACKINGS:
         raise ValueError(f"unknown tracking {tracking!r} ({' | '.join(TRACKINGS)})")
-    steps = STEPS[tracking]
+    steps, gap = STEPS[tracking], GAPS[tracking]
+    cheap = tracking == "follow"
+    max_side = FOLLOW_DETECT_MAX_SIDE if cheap else DETECT_MAX_SIDE
+    interpolation = cv2.INTER_LINEAR if cheap else cv2.INTER_AREA
     last: Detection | None = None
     anchor: Detection | None = None  # "runs": the detection the followed frames started from
     last_thumb: np.ndarray | None = None  # of the last face's crop, kept for the cut check
     last_index, followed = -(10**9), 0
     # Larger (or, small, enlarged) whole-frame searches that may still miss before giving up.
     retries = SMALL_TRIES if small else 2
-    detect = _detect_small if small else _detect_main
+
+    def detect(image: np.ndarray, previous: Box | None) -> Detection | None:
+        if small:
+            return _detect_small(detector, image, previous, retries > 0)
+        return _detect_main(detector, image, previous, retries > 0, max_side)
+
     for frame in frames:
         face, now_thumb = None, None
-        if last is not None and followed < steps and 0 < frame.index - last_index <= FOLLOW_MAX_GAP:
-            det = follow_landmarks(detector, frame.image, last, anchor)
+        if last is not None and followed < steps and 0 < frame.index - last_index <= gap:
+            det = follow_landmarks(detector, frame.image, last, anchor, interpolation)
             face = None if det is None else cut(frame, det)
             if face is not None:
                 now_thumb = crop_thumb(face.crop)
@@ -252,9 +281,9 @@ def iter_faces(
                     face = None  # the face no longer looks like the last one: a cut, detect
         followed = followed + 1 if face is not None else 0
         if face is None:
-            det = detect(detector, frame.image, last.box if last else None, retries > 0)
+            det = detect(frame.image, last.box if last else None)
             if det is None:
-                retries -= small or max(frame.image.shape[:2]) > DETECT_MAX_SIDE
+                retries -= small or max(frame.image.shape[:2]) > max_side
                 continue
             face, now_thumb = cut(frame, det), None
             anchor = det if tracking == "runs" else None

@@ -79,6 +79,36 @@ def test_runs_tracking_follows_each_run_from_one_detection(clip: list[Frame]) ->
         assert iou(a.box, b.box) > 0.6, (a.frame_index, a.box, b.box)
 
 
+def test_follow_tracking_detects_once_across_the_gaps(clip: list[Frame]) -> None:
+    # Two runs of 6 frames, 40 frames apart: "follow" crosses the gap with one re-fit.
+    runs = clip[:6] + [Frame(f.index + 40, f.time_s, f.image) for f in clip[6:]]
+    plain, follow = Counting(make_detector("dlib")), Counting(make_detector("dlib"))
+    by_detection = track_faces(runs, plain, 128)
+    by_follow = track_faces(runs, follow, 128, "follow")
+    assert [f.frame_index for f in by_follow] == [f.index for f in runs]
+    assert (follow.detects, follow.refits) == (1, 11)
+    for a, b in zip(by_detection, by_follow, strict=True):
+        assert iou(a.box, b.box) > 0.6, (a.frame_index, a.box, b.box)
+
+
+def test_follow_searches_whole_frames_smaller(clip: list[Frame]) -> None:
+    seen: list[int] = []
+    inner = make_detector("dlib")
+
+    class Sizes(Counting):
+        def detect(self, gray: np.ndarray) -> list[Detection]:
+            seen.append(max(gray.shape[:2]))
+            return super().detect(gray)
+
+    # A frame larger than both whole-frame sizes, so that each is a downscale.
+    big = [Frame(f.index, f.time_s, np.repeat(np.repeat(f.image, 2, 0), 2, 1)) for f in clip[:2]]
+    assert max(big[0].image.shape[:2]) > tracking_mod.DETECT_MAX_SIDE
+    for mode, side in (("landmarks", tracking_mod.DETECT_MAX_SIDE), ("follow", 360)):
+        seen.clear()
+        assert len(track_faces(big, Sizes(inner), 128, mode)) == 2
+        assert seen[0] == side  # the first face is searched for on the whole frame
+
+
 class Zooming:
     """A stand-in fitter whose landmarks grow by ``step`` and move 0.3 px per frame: the
     tracker's box arithmetic alone, without dlib's fit."""
@@ -134,7 +164,7 @@ def test_haar_has_no_landmarks_to_follow(clip: list[Frame]) -> None:
     assert len(a) == 5 and [f.box for f in a] == [f.box for f in b]
 
 
-@pytest.mark.parametrize("tracking", ["landmarks", "runs"])
+@pytest.mark.parametrize("tracking", ["landmarks", "runs", "follow"])
 def test_a_cut_is_not_followed(
     clip: list[Frame], monkeypatch: pytest.MonkeyPatch, tracking: Tracking
 ) -> None:
