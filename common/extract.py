@@ -50,6 +50,9 @@ class ExtractConfig:
     tracking: Tracking = "detect"
     # Clip families (over the face track), appended after the frame families' summary.
     clips: tuple[ClipFamily, ...] = ()
+    # The frame families measure every k-th face of the track (the 1st, (k+1)th, ...); every
+    # face is still followed, and the clip families read them all (docs/speed.md, rule (d)).
+    measure_every: int = 1
 
     def layout(self) -> dict[str, list[int]]:
         """Column indices of each family in the video vector this config makes."""
@@ -225,10 +228,11 @@ def extract(
     if transform is not None:
         faces = [transform(f) for f in faces]
     t0 = time.perf_counter()
+    measured = faces[:: cfg.measure_every]
     # The clip families measure the same crops and masks again: the memos keep what the frame
     # families derived from each of them (regions...) until the clip vector is made.
     with sharing(len(faces) if cfg.clips else 1):
-        matrix = faces_to_matrix(faces, cfg)
+        matrix = faces_to_matrix(measured, cfg)
         clip = clip_vector(FaceTrack.of(faces), cfg.clips) if cfg.clips else np.zeros(0, np.float32)
     vector = video_vector(
         matrix, cfg.families, cfg.temporal, clip if cfg.clips else None, spread=cfg.spread
@@ -243,5 +247,5 @@ def extract(
         media.sha256,
         timer.t,
         nuisance=nuisance,
-        faces=faces,
+        faces=measured,
     )

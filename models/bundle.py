@@ -79,6 +79,14 @@ class ModelBundle:
         return bool(self.meta.get("spread", True))
 
     @property
+    def measure_every(self) -> int:
+        return int(self.meta.get("measure_every", 1))
+
+    def vector_options(self) -> dict[str, Any]:
+        """How :func:`models.featurize.video_matrix` makes this model's vectors from rows."""
+        return {"spread": self.spread, "every": self.measure_every}
+
+    @property
     def threshold(self) -> float:
         return float(self.meta["threshold"])
 
@@ -138,6 +146,7 @@ class ModelBundle:
             sampling=self.choice("sampling", settings.sampling, "spread"),
             tracking=self.choice("tracking", settings.tracking, "detect"),
             clips=select_clips(self.families),
+            measure_every=self.measure_every,
         )
 
     def score(self, x: np.ndarray) -> np.ndarray:

@@ -225,7 +225,9 @@ def featurize(
     a matrix cached without them is read once more to fill them in. Without the flag, rows
     read fresh carry them and cached ones may not.
     """
-    cfg = replace(cfg, families=FAMILIES, temporal=True, clips=CLIP_FAMILIES)
+    # Every face is measured too: :func:`video_matrix` takes every k-th row for a model that
+    # measures every k-th face (the same rows: a frame vector depends on its face alone).
+    cfg = replace(cfg, families=FAMILIES, temporal=True, clips=CLIP_FAMILIES, measure_every=1)
     jobs = [
         (it, recipe.jittered(it.target, box_jitter))
         for it in items
@@ -293,9 +295,15 @@ def clip_columns(families: Sequence[str]) -> np.ndarray:
 
 
 def row_vector(
-    row: Featurized, families: Sequence[str], temporal: bool = True, *, spread: bool = True
+    row: Featurized,
+    families: Sequence[str],
+    temporal: bool = True,
+    *,
+    spread: bool = True,
+    every: int = 1,
 ) -> np.ndarray:
-    """One row's video vector for a family subset (frame and clip families)."""
+    """One row's video vector for a family subset (frame and clip families), from every
+    ``every``-th face's frame vector (common.extract.ExtractConfig.measure_every)."""
     assert row.matrix is not None
     ccols = clip_columns(families)
     clip = None
@@ -303,7 +311,7 @@ def row_vector(
         if row.clip is None:
             raise ValueError(f"{row.item.target}: no clip-family vector in this row")
         clip = row.clip[ccols]
-    sub = row.matrix[:, family_columns(families)]
+    sub = row.matrix[::every, family_columns(families)]
     return video_vector(sub, select(families), temporal, clip, spread=spread)
 
 
@@ -313,9 +321,10 @@ def video_matrix(
     temporal: bool = True,
     *,
     spread: bool = True,
+    every: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
     """(X, y, kept rows) for a family subset, from cached all-family frame matrices."""
     kept = [r for r in rows if r.matrix is not None]
-    x = np.stack([row_vector(r, families, temporal, spread=spread) for r in kept])
+    x = np.stack([row_vector(r, families, temporal, spread=spread, every=every) for r in kept])
     y = np.array([r.item.y for r in kept])
     return x, y, kept

@@ -28,6 +28,7 @@ class TrainOptions:
     families: tuple[str, ...] = DEFAULT_FAMILIES
     temporal: bool = True
     spread: bool = True  # frame families by mean and spread over frames (False: mean only)
+    measure_every: int = 1  # frame families on every k-th face (ExtractConfig.measure_every)
     self_blend: bool = False
     pseudo_only: bool = False  # drop the manifest's fakes: learn from self-blends only
     augment: int = 0  # degraded copies of each real clip (and of its self-blend)
@@ -70,6 +71,7 @@ def extract_config(opt: TrainOptions) -> ExtractConfig:
         frames=opt.frames,
         sampling=opt.sampling,
         tracking=opt.tracking,
+        measure_every=opt.measure_every,
     )
 
 
@@ -117,6 +119,11 @@ class Fitted:
     failed: Counter[str]
 
 
+def vector_options(opt: TrainOptions) -> dict[str, Any]:
+    """How :func:`models.featurize.video_matrix` makes this recipe's vectors from the rows."""
+    return {"spread": opt.spread, "every": opt.measure_every}
+
+
 def fit_rows(
     rows: list[Featurized],
     opt: TrainOptions,
@@ -128,12 +135,12 @@ def fit_rows(
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
     dev_rows = [r for r in rows if r.item.split == opt.dev_split]
     train_rows = [r for r in rows if r.item.split != opt.dev_split]
-    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal, spread=opt.spread)
+    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal, **vector_options(opt))
     if len(set(y.tolist())) < 2:
         raise ValueError("training needs both real and fake videos (or --self-blend)")
     dev = dev_domains = None
     if dev_rows:
-        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal, spread=opt.spread)
+        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal, **vector_options(opt))
         dev, dev_domains = (xd, yd), _domains(dkept)
     res = train(
         x,
@@ -169,6 +176,7 @@ def run_training(items: list[Item], settings: Settings, opt: TrainOptions) -> di
         # Recorded only when not the default, so spread bundles stay as they were.
         **({"sampling": opt.sampling} if opt.sampling != "spread" else {}),
         **({"tracking": opt.tracking} if opt.tracking != "detect" else {}),
+        **({"measure_every": opt.measure_every} if opt.measure_every != 1 else {}),
         "threshold": res.threshold,
         "threshold_rule": res.threshold_rule,
         "threshold_set_on": (
@@ -229,7 +237,12 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         f"- Face detector: {card['detector']}; crop {card['crop_size']} px; "
         f"{card['frames_per_video']} frames per video"
         + (f" ({card['sampling']} sampling)" if card.get("sampling") else "")
-        + (f"; faces tracked by {card['tracking']}" if card.get("tracking") else ""),
+        + (f"; faces tracked by {card['tracking']}" if card.get("tracking") else "")
+        + (
+            f"; frame families on every {card['measure_every']}th face"
+            if card.get("measure_every", 1) != 1
+            else ""
+        ),
         f"- Classifier: StandardScaler + SVC {card['params']}",
         f"- Cross-validated AUC (grouped by identity): {card['cv_auc']:.3f}; out-of-fold EER "
         f"{card['oof']['eer']:.3f}",

@@ -177,7 +177,7 @@ def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[
     rows = featurize(
         scored_items(items), settings, cfg, cache=cache, workers=args.workers, progress=True
     )
-    x, _, kept = video_matrix(rows, bundle.families, bundle.temporal, spread=bundle.spread)
+    x, _, kept = video_matrix(rows, bundle.families, bundle.temporal, **bundle.vector_options())
     out = lodo.Scored()
     for r, s in zip(kept, bundle.score(x), strict=True):
         out.scores[r.item.target] = float(s)

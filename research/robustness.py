@@ -173,7 +173,7 @@ def score(sources: list[Source], bundle, settings: Settings, cache: Path, worker
     ok = [r for r in rows if r.matrix is not None]
     out: dict[str, float] = {}
     if ok:
-        x, _, kept = video_matrix(ok, bundle.families, bundle.temporal, spread=bundle.spread)
+        x, _, kept = video_matrix(ok, bundle.families, bundle.temporal, **bundle.vector_options())
         for r, v in zip(kept, bundle.score(x), strict=True):
             out[r.item.target] = float(v)
     return out, by_target

@@ -72,11 +72,12 @@ class _Acc:
 
 
 def _frame_vectors(
-    row: Featurized, families: Sequence[str], temporal: bool, spread: bool
+    row: Featurized, families: Sequence[str], temporal: bool, spread: bool, every: int = 1
 ) -> np.ndarray:
-    """Each frame of a row as a one-frame video (its clip families are the video's)."""
+    """Each frame the model measures (every ``every``-th face) of a row as a one-frame video
+    (its clip families are the video's)."""
     assert row.matrix is not None
-    sub, fams = row.matrix[:, family_columns(families)], select(families)
+    sub, fams = row.matrix[::every, family_columns(families)], select(families)
     ccols = clip_columns(families)
     clip = row.clip[ccols] if len(ccols) and row.clip is not None else None
     return np.stack(
@@ -92,7 +93,7 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
     ok = [r for r in rows if r.matrix is not None and r.matrix.shape[0] > 0]
     scores: dict[int, float] = {}
     if ok:
-        x, y, kept = video_matrix(ok, bundle.families, bundle.temporal, spread=bundle.spread)
+        x, y, kept = video_matrix(ok, bundle.families, bundle.temporal, **bundle.vector_options())
         s = bundle.score(x)
         for r, v in zip(kept, s, strict=True):
             scores[id(r)] = float(v)
@@ -102,10 +103,12 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
                 for fam, val in bundle.explain(x[sel]).items():
                     acc.explain_sum[label][fam] += val * int(sel.sum())
                 acc.explain_n[label] += int(sel.sum())
-        fv = np.concatenate(
-            [_frame_vectors(r, bundle.families, bundle.temporal, bundle.spread) for r in kept]
-        )
-        fy = np.concatenate([np.full(r.matrix.shape[0], r.item.y) for r in kept])
+        per_row = [
+            _frame_vectors(r, bundle.families, bundle.temporal, **bundle.vector_options())
+            for r in kept
+        ]
+        fv = np.concatenate(per_row)
+        fy = np.concatenate([np.full(len(v), r.item.y) for r, v in zip(kept, per_row, strict=True)])
         acc.frame_scores.extend(bundle.score(fv).tolist())
         acc.frame_y.extend(fy.tolist())
     for r in rows:

@@ -94,6 +94,14 @@ def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
     help="Manifest split used only to fix the threshold.",
 )
 @click.option("--frames", type=int, default=16, show_default=True)
+@click.option(
+    "--measure-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Measure the frame families on every k-th face of the track (every face is still "
+    "followed); recorded in the bundle.",
+)
 @training_reading
 @click.option("--detector", type=click.Choice(DETECTORS), default="dlib", show_default=True)
 @_cache_option
@@ -116,6 +124,7 @@ def train(
     threshold_rule: str,
     dev_split: str,
     frames: int,
+    measure_every: int,
     sampling: str,
     tracking: str,
     detector: str,
@@ -142,6 +151,7 @@ def train(
         dev_split=dev_split,
         detector=detector,
         frames=frames,
+        measure_every=measure_every,
         sampling=sampling,
         tracking=tracking,
         seed=seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -293,3 +294,16 @@ def test_box_jitter_in_cache_key() -> None:
     assert cache_key("x.mp4", cfg, a) == cache_key(
         "x.mp4", cfg, plain.jittered("x.mp4", (0.03, 0.1))
     )
+
+
+def test_measure_every_measures_every_kth_face_of_the_same_track(tmp_path: Path) -> None:
+    """The frame families read the 1st, 3rd, ... face; the faces themselves are the same
+    (every one still followed), and so are their frame vectors."""
+    clip = write_video(tmp_path / "face.mp4", face_frames(40), keyint=10)
+    base = ExtractConfig(FAMILIES, frames=8, sampling="segments", tracking="follow")
+    every = extract(str(clip), Settings(), base)
+    second = extract(str(clip), Settings(), replace(base, measure_every=2))
+    assert every.faces_found == second.faces_found == 8
+    assert [f.frame_index for f in second.faces] == [f.frame_index for f in every.faces][::2]
+    assert np.array_equal(second.frame_matrix, every.frame_matrix[::2])
+    assert not np.array_equal(second.vector, every.vector)  # the summary is over 4 faces

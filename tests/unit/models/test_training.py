@@ -299,3 +299,39 @@ def test_dfscan_train_no_spread_makes_a_mean_only_model_that_scans(tmp_path: Pat
     result = Scanner(settings, local_files=True).scan(str(tmp_path / "real0.mp4"))
     assert result.error is None and result.score is not None
     assert set(result.families) == {"quality", "boundary", "temporal", "landmarks"}
+
+
+def test_dfscan_train_measure_every_makes_a_model_that_scans_as_trained(tmp_path: Path) -> None:
+    """--measure-every 2: the bundle records it, its vectors are made from every second
+    cached frame vector, and a scan measures every second face: the scanner's score is the
+    score of the training path's vector for the same clip."""
+    from common.settings import Settings
+    from models.bundle import load_bundle
+    from models.featurize import featurize, video_matrix
+    from models.scanner import Scanner
+    from models.trusted import Trust
+    from scheduler.cli import main
+
+    _real_clips_manifest(tmp_path, 4)
+    out, cache = tmp_path / "model", tmp_path / "cache"
+    args = ["train", "--manifest", str(tmp_path / "m.csv"), "--out", str(out), "--pseudo-only"]
+    args += ["--frames", "4", "--cache", str(cache), "--seed", "0", "--threshold", "frr:0.2"]
+    args += ["--augment", "1", "--families", "quality,boundary", "--measure-every", "2"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    digest = res.output.split("DFSCAN_MODEL_SHA256=")[1].split()[0]
+    bundle = load_bundle(out, Trust(digest=digest))
+    assert bundle.meta["measure_every"] == 2 and bundle.measure_every == 2
+    assert "frame families on every 2th face" in (out / "card.md").read_text()
+    settings = Settings(model_path=out, model_sha256=digest)  # type: ignore[call-arg]
+    clip = str(tmp_path / "real0.mp4")
+    cfg = bundle.extract_config(settings, 4)
+    assert cfg.measure_every == 2
+    (row,) = featurize([Item(clip, "real")], settings, cfg, cache=cache)
+    assert row.matrix is not None and len(row.matrix) == 4  # the cache keeps every face
+    x, _, _ = video_matrix([row], bundle.families, bundle.temporal, **bundle.vector_options())
+    result = Scanner(settings, local_files=True).scan(clip)
+    assert result.error is None and result.faces_found == 4
+    assert result.score == pytest.approx(float(bundle.score(x)[0]), abs=1e-12)
+    whole, _, _ = video_matrix([row], bundle.families, bundle.temporal)
+    assert not np.array_equal(whole, x)  # every face would have made another vector
