@@ -2,14 +2,17 @@
 
     .venv/bin/python -m research.generalize [--data ../shared/data] [--out docs/generalize.md]
         [--candidates NAME,...] [--baseline-model DIR --baseline-sha256 HEX]
-        [--workers 2] [--boot 2000] [--json results.json]
+        [--bundle NAME=DIR ...] [--workers 2] [--boot 2000] [--json results.json]
 
 For each candidate (what a model learns from, its families, frames per video), every test
 source (FF++ c23 dev, FF++ c40, Celeb-DF dev, DeepfakeTIMIT val) is scored by a model trained
 without it, and the dev talking heads by models trained without their source
 (``research.lodo``). Today's model is scored as it ships (``--baseline-model``, default the
-bundled one). The rule that chooses among candidates is written at the top of
-docs/generalize.md, above the marker this command writes below.
+bundled one), and so is each ``--bundle`` (a model trained on none of the test sources, such
+as the shipped recipe with another face stage). The rule that chooses among candidates is
+written at the top of docs/generalize.md, above the marker this command writes below; the
+cheaper-face-stage candidates (``SPEED_CANDIDATES``) are judged by the rule in docs/speed.md,
+against the candidate named in their ``against``.
 
 Reads ../shared/data (research data, never copied into the repository); says so and exits
 when it is absent. Features come from the disk cache (.cache/features): a rerun is fast.
@@ -24,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common.settings import load_settings
-from models.bundle import load_bundle
+from models.bundle import bundle_digest, load_bundle
 from models.featurize import Featurized, featurize, video_matrix
 from models.manifest import Item
 from models.training import TrainOptions, extract_config, featurize_for
@@ -51,6 +54,9 @@ class Candidate:
     real_fake_weight: float | None = None
     pooling: str | None = None  # frame scores pooled (research.pooling); None: video vector
     spread: bool = True  # frame families by mean and spread (False: mean only; amendment 2)
+    tracking: str = "landmarks"
+    every: int = 1  # frame families on every k-th face (ExtractConfig.measure_every)
+    against: str | None = None  # the baseline of its rule, besides today's model
 
 
 CANDIDATES = {
@@ -105,6 +111,28 @@ CANDIDATES = {
 }
 
 
+# The rule for a cheaper face stage and its amendment (docs/speed.md), written before these ran.
+SPEED_CANDIDATES = {
+    c.name: c
+    for c in (
+        Candidate(
+            "sbi@follow",
+            "as sbi, faces followed through the sample (docs/speed.md (c); for information)",
+            tracking="follow",
+            against="sbi",
+        ),
+        Candidate(
+            "sbi@follow/2",
+            "as sbi@follow, frame families on every second face (docs/speed.md (d))",
+            tracking="follow",
+            every=2,
+            against="sbi",
+        ),
+    )
+}
+KNOWN = {**CANDIDATES, **SPEED_CANDIDATES}
+
+
 def options(c: Candidate, cache: Path, workers: int) -> TrainOptions:
     """How the candidate trains: the shipped recipe (self-blends, 2 degraded copies, box
     jitter, segments sampling, landmark tracking, threshold FRR <= 1% per source of reals)."""
@@ -118,7 +146,8 @@ def options(c: Candidate, cache: Path, workers: int) -> TrainOptions:
         dev_split="-",  # no dev split: the threshold comes from out-of-fold scores
         frames=c.frames,
         sampling="segments",
-        tracking="landmarks",
+        tracking=c.tracking,  # type: ignore[arg-type]
+        measure_every=c.every,
         box_jitter=(0.035, 0.1),
         seed=1,
         cache=cache,
@@ -170,9 +199,15 @@ def _test_rows(items, settings, args, opt=None):  # type: ignore[no-untyped-def]
 
 def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[lodo.Scored, dict]:
     """Today's model as it ships: every test video and talking head at its own threshold."""
-    settings = load_settings()
     trust = Trust(digest=args.baseline_sha256) if args.baseline_sha256 else None
-    bundle = load_bundle(args.baseline_model, trust)
+    return as_shipped(items, args, cache, load_bundle(args.baseline_model, trust))
+
+
+def as_shipped(
+    items: list[Item], args: argparse.Namespace, cache: Path, bundle
+) -> tuple[lodo.Scored, dict]:  # type: ignore[no-untyped-def]
+    """A model trained on none of the test sources, scored on all of them as it ships."""
+    settings = load_settings()
     cfg = bundle.extract_config(settings, int(bundle.meta["frames_per_video"]))
     rows = featurize(
         scored_items(items), settings, cfg, cache=cache, workers=args.workers, progress=True
@@ -182,7 +217,7 @@ def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[
     for r, s in zip(kept, bundle.score(x), strict=True):
         out.scores[r.item.target] = float(s)
         out.threshold[r.item.target] = bundle.threshold
-    return out, {"version": bundle.version, "frames": cfg.frames}
+    return out, {"version": bundle.version, "frames": cfg.frames, "note": "as shipped"}
 
 
 def _score(c, items, train_rows, test_rows, opt, keep, pooled) -> lodo.Scored:  # type: ignore[no-untyped-def]
@@ -220,34 +255,48 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--done", type=Path, default=None, help="keep each candidate's scores here")
+    ap.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also score this model as it ships (its digest is trusted for this run only)",
+    )
     args = ap.parse_args()
     if not available(args.data):
         print(f"no research data at {args.data}: nothing to measure (see ../shared/data)")
         return 2
     names = [n for n in args.candidates.split(",") if n]
-    unknown = set(names) - set(CANDIDATES)
+    unknown = set(names) - set(KNOWN)
     if unknown:
-        ap.error(f"unknown candidates {sorted(unknown)}; known: {', '.join(CANDIDATES)}")
+        ap.error(f"unknown candidates {sorted(unknown)}; known: {', '.join(KNOWN)}")
     items = all_items(args.data.resolve())
     source = {it.target: source_of(it) for it in items}
     settings = load_settings()
     t0 = time.time()
     scored, info = {}, {}
     pooled: dict[tuple, dict[str, lodo.Scored]] = {}  # both poolings come from one fit
-    read: dict[int, tuple[list[Featurized], list[Featurized]]] = {}  # rows per frame count
+    read: dict[tuple[int, str], tuple[list[Featurized], list[Featurized]]] = {}  # per reading
     scored["today"], info["today"] = baseline(items, args, args.cache)
     # Kept beside the candidates (never read back: today's model is always scored afresh), so
     # that two renders can be compared video by video.
     _save(args.done, "today", scored["today"])
+    for spec in args.bundle:
+        name, folder = spec.split("=", 1)
+        trust = Trust(digest=bundle_digest(Path(folder)))
+        scored[name], info[name] = as_shipped(
+            items, args, args.cache, load_bundle(Path(folder), trust)
+        )
     for name in names:
-        c = CANDIDATES[name]
+        c = KNOWN[name]
         print(f"{name}: {c.note}", flush=True)
         opt = options(c, args.cache, args.workers)
         saved = _saved(args.done, name)
         if saved is None:  # rows are read only for candidates still to score
-            if c.frames not in read:
-                read[c.frames] = _rows(items, settings, opt, args)
-            saved = _score(c, items, *read[c.frames], opt, learns_from(c, source), pooled)
+            reading = (c.frames, c.tracking)
+            if reading not in read:
+                read[reading] = _rows(items, settings, opt, args)
+            saved = _score(c, items, *read[reading], opt, learns_from(c, source), pooled)
         scored[name] = saved
         _save(args.done, name, scored[name])
         info[name] = {
@@ -256,6 +305,8 @@ def main() -> int:
             "frames": c.frames,
             "real_fakes": c.real_fakes,
             "pooling": c.pooling,
+            **({"tracking": c.tracking, "every": c.every} if name in SPEED_CANDIDATES else {}),
+            **({"against": c.against} if c.against else {}),
         }
     # Clip facts (any frame count's read gives the same); read for them alone if every
     # candidate was saved.

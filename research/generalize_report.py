@@ -105,6 +105,11 @@ def render(
             "methods": {src: lodo.method_aucs(items, vs[src], sc) for src in TEST_SOURCES},
             "params": sc.params,
         }
+        base = info[name].get("against")
+        if base in samples:  # the baseline of the candidate's own rule (docs/speed.md)
+            against = samples[name] - samples[base]
+            data["candidates"][name]["diff_against"] = float(np.mean(against))
+            data["candidates"][name]["diff_against_ci"] = _ci(against)
     data["method_counts"] = _method_counts(items, vs)
     data["nuisance"] = _nuisance(items, scored, nuisance)
     return Results(data, _lines(data, seconds))
@@ -199,6 +204,14 @@ def _lines(data: dict[str, Any], seconds: float) -> list[str]:
             + f" | {_pct(v['heads_frr'])} of {v['heads_n']} |"
         )
     out += _choice(c)
+    paired = [(n, v) for n, v in c.items() if "diff_against" in v]
+    if paired:
+        out += ["", "Paired differences against each candidate's own baseline:", ""]
+        for n, v in paired:
+            lo, hi = v["diff_against_ci"]
+            out.append(
+                f"- **{n}** vs {v['against']}: {v['diff_against']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            )
     out += ["", "Candidates:", ""]
     out += [f"- **{n}**: {v.get('note', 'as shipped')}" for n, v in c.items()]
     out += [
