@@ -239,7 +239,7 @@ def write_card(card: dict[str, Any], path: Path) -> None:
         + (f" ({card['sampling']} sampling)" if card.get("sampling") else "")
         + (f"; faces tracked by {card['tracking']}" if card.get("tracking") else "")
         + (
-            f"; frame families on every {card['measure_every']}th face"
+            f"; frame families on 1 face in {card['measure_every']}"
             if card.get("measure_every", 1) != 1
             else ""
         ),

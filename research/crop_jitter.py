@@ -56,7 +56,7 @@ from common.frames import SampleLimits, iter_frames
 from common.media import open_media
 from common.nuisance import Nuisance
 from common.settings import Settings, load_settings
-from common.types import Box
+from common.types import TRACKINGS, Box
 from models.augment import BoxJitter
 from models.bundle import load_bundle
 from models.featurize import seed_for
@@ -243,7 +243,7 @@ def main() -> int:
     p.add_argument("--draws", type=int, default=6)
     p.add_argument("--shift", type=float, default=0.035)
     p.add_argument("--log-scale", type=float, default=0.1)
-    p.add_argument("--tracking", choices=("detect", "landmarks"), default=None)
+    p.add_argument("--tracking", choices=TRACKINGS, default=None)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / ".cache/bench/crop_jitter")
     args = p.parse_args()

@@ -322,7 +322,7 @@ def test_dfscan_train_measure_every_makes_a_model_that_scans_as_trained(tmp_path
     digest = res.output.split("DFSCAN_MODEL_SHA256=")[1].split()[0]
     bundle = load_bundle(out, Trust(digest=digest))
     assert bundle.meta["measure_every"] == 2 and bundle.measure_every == 2
-    assert "frame families on every 2th face" in (out / "card.md").read_text()
+    assert "frame families on 1 face in 2" in (out / "card.md").read_text()
     settings = Settings(model_path=out, model_sha256=digest)  # type: ignore[call-arg]
     clip = str(tmp_path / "real0.mp4")
     cfg = bundle.extract_config(settings, 4)
