@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Collection
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.types import Detector, Sampling, Tracking
@@ -90,6 +92,31 @@ class Settings(BaseSettings):
     # Redis hands an unacknowledged task to another worker after this long (its worker died
     # mid-scan), so it must exceed the longest scan. None = derived from timeout_s.
     visibility_timeout_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, value: str) -> str:
+        # SQLAlchemy's form, dialect[+driver]://...; a bare file path is the usual slip, and
+        # SQLAlchemy would only say so with a traceback when the first command connects.
+        if not re.match(r"^[A-Za-z][\w+.-]*://", value):
+            raise ValueError(
+                "not a database URL: give sqlite:///FILE for a file (sqlite:////abs/path) or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+
+def problems(exc: ValidationError, options: Collection[str] = ()) -> str:
+    """One line per bad setting, with the value given, named as the operator set it: its
+    ``DFSCAN_*`` variable, or for the fields in ``options`` (set by a command-line option)
+    the field. What an entry point prints instead of a traceback."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = f"{field} (option)" if field in options else f"DFSCAN_{field.upper()}"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {msg} (got {err.get('input')!r})")
+    return "\n".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:

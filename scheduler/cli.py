@@ -11,7 +11,7 @@ import click
 from common.settings import load_settings
 from scheduler.commands import bench, distributed, explain, models, recovery, scan
 from scheduler.commands.scan import EXIT_SOME_ERRORS
-from scheduler.options import BUNDLE_NOTE
+from scheduler.options import BUNDLE_NOTE, checked_settings
 
 __all__ = ["EXIT_SOME_ERRORS", "main"]
 
@@ -22,7 +22,7 @@ __all__ = ["EXIT_SOME_ERRORS", "main"]
 def main(ctx: click.Context) -> None:
     """dfscan: CPU-only deepfake video scanner (classical artifacts + SVM)."""
     ctx.ensure_object(dict)
-    ctx.obj["settings"] = load_settings()
+    ctx.obj["settings"] = checked_settings(load_settings)
 
 
 for _commands in (scan, explain, models, distributed, recovery, bench):

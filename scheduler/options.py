@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,13 +24,40 @@ class BadList(click.ClickException):
     exit_code = 2
 
 
+class BadSettings(click.ClickException):
+    """Settings (``DFSCAN_*`` or an option) that do not validate: a line per bad one, exit
+    status 2 (a usage error), and nothing run."""
+
+    exit_code = 2
+
+
+def checked_settings(build: Callable[[], Settings], options: Collection[str] = ()) -> Settings:
+    """``build()``, or :class:`BadSettings` naming each setting that failed (``options``: the
+    fields a command-line option set), not a traceback."""
+    from pydantic import ValidationError
+
+    from common.settings import problems
+
+    try:
+        return build()
+    except ValidationError as exc:
+        raise BadSettings(problems(exc, options)) from None
+
+
 def settings_for(ctx: click.Context, **overrides: object) -> Settings:
     """The settings the ``dfscan`` group built for this invocation (else built here, once),
-    with the options given (None = not given) applied."""
+    with the options given (None = not given) applied and validated like the rest."""
     obj = ctx.find_root().obj
-    base = obj["settings"] if isinstance(obj, dict) and "settings" in obj else load_settings()
+    base = obj["settings"] if isinstance(obj, dict) and "settings" in obj else None
+    base = base or checked_settings(load_settings)
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=clean) if clean else base
+    if not clean:
+        return base
+    # model_validate, not model_copy: an option's value is checked as the variable's would be
+    # (and the environment is not read again).
+    return checked_settings(
+        lambda: Settings.model_validate({**base.model_dump(), **clean}), options=clean
+    )
 
 
 def sessions_for(settings: Settings) -> sessionmaker[Session]:

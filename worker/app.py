@@ -7,7 +7,12 @@ transport options, like every other dfscan process. An entry point: settings bui
 
 from __future__ import annotations
 
-from common.settings import load_settings
+from pydantic import ValidationError
+
+from common.settings import load_settings, problems
 from worker.celery_app import make_app
 
-app = make_app(load_settings())
+try:
+    app = make_app(load_settings())
+except ValidationError as exc:  # a line per bad DFSCAN_* variable, not a traceback
+    raise SystemExit(f"dfscan settings: {problems(exc)}") from None
