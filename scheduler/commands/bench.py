@@ -20,15 +20,22 @@ from scheduler.options import extraction_overrides, settings_for
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--frames", type=int, help="Frames sampled per video (default: settings).")
 @click.option("--peer", is_flag=True, help="Also time an Xception CNN on the same crops.")
-@click.option("--repeat", type=int, default=1, show_default=True, help="Runs; medians.")
+@click.option(
+    "--repeat", type=click.IntRange(1), default=1, show_default=True, help="Runs; medians."
+)
 @click.option(
     "--scaling",
     "scaling_workers",
     default="",
+    callback=lambda _ctx, param, value: _worker_counts(param, value),
     help="Comma-separated worker counts for a run_embedded throughput test, e.g. 1,2.",
 )
 @click.option(
-    "--scaling-rounds", default=1, show_default=True, help="Scan the list this many times."
+    "--scaling-rounds",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Scan the list this many times.",
 )
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help="Model bundle.")
 @extraction_overrides
@@ -61,7 +68,7 @@ def bench(
     frames: int | None,
     peer: bool,
     repeat: int,
-    scaling_workers: str,
+    scaling_workers: list[int],
     scaling_rounds: int,
     model_path: Path | None,
     sampling: str | None,
@@ -87,7 +94,6 @@ def bench(
     if queue_load:
         res = _queue(settings, lambda: queue.queue_load(queue_load, settings, **pool))
         return _show(res, as_json, queue_human)
-    workers = [int(w) for w in scaling_workers.split(",") if w.strip()]
     say = (lambda m: click.echo(m, err=True)) if not as_json else None
     with tempfile.TemporaryDirectory(prefix="dfscan-corpus-") as tmp:
         if videos:
@@ -107,7 +113,7 @@ def bench(
                 settings,
                 peer=peer,
                 repeat=repeat,
-                scaling_workers=workers,
+                scaling_workers=scaling_workers,
                 scaling_rounds=scaling_rounds,
                 progress=say,
             )
@@ -116,6 +122,18 @@ def bench(
     if not videos:
         res["corpus"] = "generated: 4 x 1280x720 H.264 (libx264 crf 23), 10/12/16/20 s"
     _show(res, as_json, human)
+
+
+def _worker_counts(param: click.Parameter, value: str) -> list[int]:
+    """``--scaling 1,2,1,2``: worker counts of at least 1, or a usage error naming the bad one."""
+    counts = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) < 1:
+            raise click.BadParameter(f"{part!r} is not a worker count (1, 2, ...)", param=param)
+        counts.append(int(part))
+    return counts
 
 
 def _queue(settings: Settings, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -100,3 +100,20 @@ def test_queue_load_needs_a_broker(tmp_path: Path) -> None:
     env = {"DFSCAN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     res = CliRunner().invoke(main, ["bench", "--queue-load", "10"], env=env)
     assert res.exit_code == 1 and "needs a broker" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (["--scaling", "1,two"], "'two' is not a worker count"),
+        (["--scaling", "0,2"], "'0' is not a worker count"),
+        (["--repeat", "0"], "'--repeat': 0 is not in the range x>=1"),
+        (["--scaling-rounds", "0"], "'--scaling-rounds': 0 is not in the range x>=1"),
+    ],
+)
+def test_bench_refuses_counts_it_cannot_run(tmp_path: Path, args: list[str], want: str) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never read: the options stop the command first")
+    res = CliRunner().invoke(main, ["bench", "--json", *args, str(clip)])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert want in res.output
