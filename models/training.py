@@ -49,6 +49,11 @@ class TrainOptions:
     data_description: str = ""
 
 
+class TrainingDataError(ValueError):
+    """The rows cannot make a model (none could be read, or one class only): the manifests'
+    fault, not the code's; ``dfscan train`` says it in one line."""
+
+
 def _groups(rows: list[Featurized]) -> np.ndarray:
     return np.array([r.item.group or r.item.target for r in rows])
 
@@ -135,9 +140,11 @@ def fit_rows(
         rows = [r for r in rows if r.item.label == "real" or "self-blend" in r.item.method]
     dev_rows = [r for r in rows if r.item.split == opt.dev_split]
     train_rows = [r for r in rows if r.item.split != opt.dev_split]
+    if not any(r.matrix is not None for r in train_rows):
+        raise TrainingDataError(f"no training video could be read (errors: {dict(failed)})")
     x, y, kept = video_matrix(train_rows, opt.families, opt.temporal, **vector_options(opt))
     if len(set(y.tolist())) < 2:
-        raise ValueError("training needs both real and fake videos (or --self-blend)")
+        raise TrainingDataError("training needs both real and fake videos (or --self-blend)")
     dev = dev_domains = None
     if dev_rows:
         xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal, **vector_options(opt))

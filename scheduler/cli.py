@@ -16,7 +16,32 @@ from scheduler.options import BUNDLE_NOTE, checked_settings
 __all__ = ["EXIT_SOME_ERRORS", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=BUNDLE_NOTE)
+class UnusablePath(click.ClickException):
+    """A file or folder a command was told to read or write and cannot: one line, exit 2."""
+
+    exit_code = 2
+
+
+class _Dfscan(click.Group):
+    """The ``dfscan`` group: a path the system refuses (an output folder that cannot be made,
+    a file that cannot be written) ends the command with one line naming it, not a traceback.
+    Only such errors: the targets' own failures are recorded per target long before this."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            reason = exc.strerror or exc.__class__.__name__
+            raise UnusablePath(f"cannot use {exc.filename}: {reason}") from None
+
+
+@click.group(
+    cls=_Dfscan,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=BUNDLE_NOTE,
+)
 @click.version_option(package_name="dfscan")
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from common.types import DETECTORS
-from scheduler.options import settings_for, training_reading
+from scheduler.options import BadList, settings_for, training_reading
 
 
 def _manifest_options(fn: Callable[..., None]) -> Callable[..., None]:
@@ -39,9 +39,16 @@ _cache_option = click.option(
 
 
 def _load_items(manifests: tuple[Path, ...], root: Path | None) -> list:
+    """Every manifest's items; a malformed or empty one is a usage error (one line)."""
     from models.manifest import read_manifest
 
-    return [it for m in manifests for it in read_manifest(m, root=root)]
+    try:
+        items = [it for m in manifests for it in read_manifest(m, root=root)]
+    except ValueError as exc:  # a row without path or label, or not text
+        raise BadList(str(exc)) from None
+    if not items:
+        raise BadList(f"{', '.join(map(str, manifests))}: no videos listed")
+    return items
 
 
 @click.command()
@@ -160,8 +167,12 @@ def train(
         data_description=describe or ", ".join(str(m) for m in manifests),
     )
     from models.bundle import bundle_digest
+    from models.training import TrainingDataError
 
-    card = run_training(_load_items(manifests, root), settings, opt)
+    try:
+        card = run_training(_load_items(manifests, root), settings, opt)
+    except TrainingDataError as exc:
+        raise BadList(str(exc)) from None
     click.echo(
         f"wrote {out} ({card['model_version']}); CV AUC {card['cv_auc']:.3f}; "
         f"threshold {card['threshold']:.4f}"

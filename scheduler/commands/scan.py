@@ -137,11 +137,13 @@ def scan(
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--fake", is_flag=True, help="Paste a degraded copy of the face back (a crude swap).")
-@click.option("--frames", type=int, default=50, show_default=True)
+@click.option("--frames", type=click.IntRange(1), default=50, show_default=True)
 def sample(out: Path, fake: bool, frames: int) -> None:
     """Write a small H.264 face video to try dfscan on (no research data needed)."""
     from models.samples import make_sample
 
+    # A place that cannot be written: one line (the dfscan group), not an FFmpeg traceback.
+    out.open("wb").close()
     make_sample(out, fake=fake, frames=frames)
     click.echo(str(out))
 
