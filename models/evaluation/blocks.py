@@ -32,8 +32,8 @@ def block(scores: Sequence[float], y: Sequence[int], threshold: float) -> dict[s
     """
     s, yy = np.asarray(scores, float), np.asarray(y, int)
     n_real, n_fake = int(np.sum(yy == 0)), int(np.sum(yy == 1))
-    if s.size == 0:
-        return {"n_real": 0, "n_fake": 0}
+    if s.size == 0:  # nothing could be scored: the report still says so, at the threshold
+        return {"threshold": float(threshold), "n_real": 0, "n_fake": 0}
     out: dict[str, Any] = {"threshold": float(threshold)}
     if n_real and n_fake:
         out.update(summary(s, yy, threshold))

@@ -39,7 +39,8 @@ def _figure(path: Path, title: str, legend_loc: str) -> Iterator[Any]:
     try:
         yield ax
         ax.set_title(title)
-        ax.legend(loc=legend_loc, fontsize=8)
+        if ax.get_legend_handles_labels()[1]:  # no curve (nothing scored): no empty legend
+            ax.legend(loc=legend_loc, fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=110)

@@ -249,3 +249,23 @@ def test_roc_counts_at_every_distinct_score_and_one_eer_serves_both_reports() ->
     e = eer(s, y)
     assert e.far == e.frr == (far[gap.argmin()] + frr[gap.argmin()]) / 2
     assert equal_error_rate(s, y == 1) == e.far
+
+
+def test_evaluate_with_nothing_scored_still_reports(tiny_eval: dict[str, Path]) -> None:
+    """Every listed video unreadable: the report says so (0 scored, their errors), no crash."""
+    from models.bundle import bundle_digest
+    from scheduler.cli import main
+
+    tmp = tiny_eval["tmp"]
+    (tmp / "notes.txt").write_text("not a video")
+    manifest = tmp / "unreadable.csv"
+    manifest.write_text(f"path,label\n{tmp / 'notes.txt'},real\n{tmp / 'notes.txt'},fake\n")
+    out = tmp / "nothing"
+    args = ["evaluate", "--manifest", str(manifest), "--out", str(out), "--workers", "1"]
+    args += ["--model", str(tiny_eval["model"]), "--cache", str(tmp / "cache")]
+    env = {"DFSCAN_MODEL_SHA256": bundle_digest(tiny_eval["model"])}
+    res = CliRunner().invoke(main, args, env=env)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["meta"]["n_scored"] == 0 and sum(m["errors"].values()) == 2
+    assert "- Videos: 2 listed, 0 scored, 2 could not be scored" in (out / "report.md").read_text()
