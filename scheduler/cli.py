@@ -11,15 +11,9 @@ import click
 from common.settings import load_settings
 from scheduler.commands import bench, distributed, explain, models, recovery, scan
 from scheduler.commands.scan import EXIT_SOME_ERRORS
-from scheduler.options import BUNDLE_NOTE, checked_settings
+from scheduler.options import BUNDLE_NOTE, UnusablePath, checked_settings
 
 __all__ = ["EXIT_SOME_ERRORS", "main"]
-
-
-class UnusablePath(click.ClickException):
-    """A file or folder a command was told to read or write and cannot: one line, exit 2."""
-
-    exit_code = 2
 
 
 class _Dfscan(click.Group):

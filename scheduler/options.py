@@ -24,6 +24,13 @@ class BadList(click.ClickException):
     exit_code = 2
 
 
+class UnusablePath(click.ClickException):
+    """A file or folder a command was told to read or write and cannot: one line, exit 2
+    (raised by the ``dfscan`` group for the OSError that names it)."""
+
+    exit_code = 2
+
+
 class BadSettings(click.ClickException):
     """Settings (``DFSCAN_*`` or an option) that do not validate: a line per bad one, exit
     status 2 (a usage error), and nothing run."""
