@@ -82,10 +82,6 @@ class ModelBundle:
     def measure_every(self) -> int:
         return int(self.meta.get("measure_every", 1))
 
-    def vector_options(self) -> dict[str, Any]:
-        """How :func:`models.featurize.video_matrix` makes this model's vectors from rows."""
-        return {"spread": self.spread, "every": self.measure_every}
-
     @property
     def threshold(self) -> float:
         return float(self.meta["threshold"])

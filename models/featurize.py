@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -328,3 +329,25 @@ def video_matrix(
     x = np.stack([row_vector(r, families, temporal, spread=spread, every=every) for r in kept])
     y = np.array([r.item.y for r in kept])
     return x, y, kept
+
+
+class VectorRecipe(Protocol):
+    """How a model makes its video vectors from frame matrices: a bundle, or training options."""
+
+    @property
+    def families(self) -> Sequence[str]: ...
+    @property
+    def temporal(self) -> bool: ...
+    @property
+    def spread(self) -> bool: ...
+    @property
+    def measure_every(self) -> int: ...
+
+
+def matrix_for(
+    rows: Sequence[Featurized], recipe: VectorRecipe
+) -> tuple[np.ndarray, np.ndarray, list[Featurized]]:
+    """:func:`video_matrix` as ``recipe`` (its families, temporal part, spread, faces measured)."""
+    return video_matrix(
+        rows, recipe.families, recipe.temporal, spread=recipe.spread, every=recipe.measure_every
+    )

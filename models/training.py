@@ -15,7 +15,7 @@ from common.features import DEFAULT_FAMILIES, FAMILIES, FEATURE_VERSION
 from common.settings import Settings
 from common.types import Detector, Sampling, Tracking
 from models.bundle import ModelBundle, save_bundle
-from models.featurize import Featurized, featurize, video_matrix
+from models.featurize import Featurized, featurize, matrix_for
 from models.manifest import Item
 from models.metrics import auc, eer, rates_at
 from models.selection import TrainResult, train
@@ -124,11 +124,6 @@ class Fitted:
     failed: Counter[str]
 
 
-def vector_options(opt: TrainOptions) -> dict[str, Any]:
-    """How :func:`models.featurize.video_matrix` makes this recipe's vectors from the rows."""
-    return {"spread": opt.spread, "every": opt.measure_every}
-
-
 def fit_rows(
     rows: list[Featurized],
     opt: TrainOptions,
@@ -142,12 +137,12 @@ def fit_rows(
     train_rows = [r for r in rows if r.item.split != opt.dev_split]
     if not any(r.matrix is not None for r in train_rows):
         raise TrainingDataError(f"no training video could be read (errors: {dict(failed)})")
-    x, y, kept = video_matrix(train_rows, opt.families, opt.temporal, **vector_options(opt))
+    x, y, kept = matrix_for(train_rows, opt)
     if len(set(y.tolist())) < 2:
         raise TrainingDataError("training needs both real and fake videos (or --self-blend)")
     dev = dev_domains = None
     if dev_rows:
-        xd, yd, dkept = video_matrix(dev_rows, opt.families, opt.temporal, **vector_options(opt))
+        xd, yd, dkept = matrix_for(dev_rows, opt)
         dev, dev_domains = (xd, yd), _domains(dkept)
     res = train(
         x,

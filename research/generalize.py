@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common.settings import load_settings
-from models.bundle import bundle_digest, load_bundle
-from models.featurize import Featurized, featurize, video_matrix
+from common.types import Tracking
+from models.bundle import ModelBundle, bundle_digest, load_bundle
+from models.featurize import Featurized, featurize, matrix_for
 from models.manifest import Item
 from models.training import TrainOptions, extract_config, featurize_for
 from models.trusted import Trust
@@ -54,7 +55,7 @@ class Candidate:
     real_fake_weight: float | None = None
     pooling: str | None = None  # frame scores pooled (research.pooling); None: video vector
     spread: bool = True  # frame families by mean and spread (False: mean only; amendment 2)
-    tracking: str = "landmarks"
+    tracking: Tracking = "landmarks"
     every: int = 1  # frame families on every k-th face (ExtractConfig.measure_every)
     against: str | None = None  # the baseline of its rule, besides today's model
 
@@ -146,7 +147,7 @@ def options(c: Candidate, cache: Path, workers: int) -> TrainOptions:
         dev_split="-",  # no dev split: the threshold comes from out-of-fold scores
         frames=c.frames,
         sampling="segments",
-        tracking=c.tracking,  # type: ignore[arg-type]
+        tracking=c.tracking,
         measure_every=c.every,
         box_jitter=(0.035, 0.1),
         seed=1,
@@ -204,15 +205,15 @@ def baseline(items: list[Item], args: argparse.Namespace, cache: Path) -> tuple[
 
 
 def as_shipped(
-    items: list[Item], args: argparse.Namespace, cache: Path, bundle
-) -> tuple[lodo.Scored, dict]:  # type: ignore[no-untyped-def]
+    items: list[Item], args: argparse.Namespace, cache: Path, bundle: ModelBundle
+) -> tuple[lodo.Scored, dict]:
     """A model trained on none of the test sources, scored on all of them as it ships."""
     settings = load_settings()
     cfg = bundle.extract_config(settings, int(bundle.meta["frames_per_video"]))
     rows = featurize(
         scored_items(items), settings, cfg, cache=cache, workers=args.workers, progress=True
     )
-    x, _, kept = video_matrix(rows, bundle.families, bundle.temporal, **bundle.vector_options())
+    x, _, kept = matrix_for(rows, bundle)
     out = lodo.Scored()
     for r, s in zip(kept, bundle.score(x), strict=True):
         out.scores[r.item.target] = float(s)

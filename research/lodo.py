@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.featurize import Featurized, video_matrix
+from models.featurize import Featurized, matrix_for
 from models.manifest import Item
 from models.metrics import auc, far_at_frr
-from models.training import TrainOptions, fit_rows, vector_options
+from models.training import TrainOptions, fit_rows
 from research.shared_data import TALKING_HEADS, TEST_SOURCES, source_of, talking_head_source
 
 Log = Callable[[str], None]
@@ -76,7 +76,7 @@ def _fit_and_score(
     fold: str,
 ) -> None:
     fitted = fit_rows(train_rows, opt, grid)
-    x, _, kept = video_matrix(test_rows, opt.families, opt.temporal, **vector_options(opt))
+    x, _, kept = matrix_for(test_rows, opt)
     for r, s in zip(kept, fitted.result.pipeline.predict_proba(x)[:, 1], strict=True):
         out.scores[r.item.target] = float(s)
         out.threshold[r.item.target] = fitted.result.threshold

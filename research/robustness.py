@@ -50,7 +50,7 @@ from common.types import Frame
 from models.bundle import load_bundle
 from models.datasets import deepfaketimit
 from models.evaluation.blocks import block, json_safe
-from models.featurize import featurize, video_matrix
+from models.featurize import featurize, matrix_for
 from models.manifest import Item, read_manifest
 from models.metrics import auc
 from models.trusted import Trust
@@ -173,7 +173,7 @@ def score(sources: list[Source], bundle, settings: Settings, cache: Path, worker
     ok = [r for r in rows if r.matrix is not None]
     out: dict[str, float] = {}
     if ok:
-        x, _, kept = video_matrix(ok, bundle.families, bundle.temporal, **bundle.vector_options())
+        x, _, kept = matrix_for(ok, bundle)
         for r, v in zip(kept, bundle.score(x), strict=True):
             out[r.item.target] = float(v)
     return out, by_target

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from models.bundle import ModelBundle
 from models.classifier import make_search_pipeline
-from models.featurize import Featurized, video_matrix
+from models.featurize import Featurized, matrix_for
 from models.metrics import auc
 
 CONFOUND_AUC = 0.75  # control AUC at or above this: background alone separates the classes
@@ -101,7 +101,7 @@ def shortcut_control(
     if not bg_ok:
         out.update(auc=float("nan"), verdict="not run: no background region could be measured")
         return out
-    x, y, kept = video_matrix(bg_ok, bundle.families, bundle.temporal, **bundle.vector_options())
+    x, y, kept = matrix_for(bg_ok, bundle)
     groups = np.array([r.item.group or r.item.target for r in kept])
     bg_auc, folds = grouped_oof_auc(x, y, groups, params, seed)
     # The same protocol on the faces of the same videos, for an apples-to-apples comparison.
@@ -109,9 +109,7 @@ def shortcut_control(
     face_ok = [r for r in face_rows if r.matrix is not None and r.item.target in keys]
     face_auc = float("nan")
     if face_ok:
-        xf, yf, kf = video_matrix(
-            face_ok, bundle.families, bundle.temporal, **bundle.vector_options()
-        )
+        xf, yf, kf = matrix_for(face_ok, bundle)
         gf = np.array([r.item.group or r.item.target for r in kf])
         face_auc, _ = grouped_oof_auc(xf, yf, gf, params, seed)
     out.update(

@@ -26,7 +26,7 @@ from models.featurize import (
     clip_columns,
     family_columns,
     featurize,
-    video_matrix,
+    matrix_for,
 )
 from models.manifest import Item
 from models.trusted import Trust
@@ -93,7 +93,7 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
     ok = [r for r in rows if r.matrix is not None and r.matrix.shape[0] > 0]
     scores: dict[int, float] = {}
     if ok:
-        x, y, kept = video_matrix(ok, bundle.families, bundle.temporal, **bundle.vector_options())
+        x, y, kept = matrix_for(ok, bundle)
         s = bundle.score(x)
         for r, v in zip(kept, s, strict=True):
             scores[id(r)] = float(v)
@@ -104,7 +104,7 @@ def _score_chunk(rows: list[Featurized], bundle: ModelBundle, writer, acc: _Acc)
                     acc.explain_sum[label][fam] += val * int(sel.sum())
                 acc.explain_n[label] += int(sel.sum())
         per_row = [
-            _frame_vectors(r, bundle.families, bundle.temporal, **bundle.vector_options())
+            _frame_vectors(r, bundle.families, bundle.temporal, bundle.spread, bundle.measure_every)
             for r in kept
         ]
         fv = np.concatenate(per_row)

@@ -307,7 +307,7 @@ def test_dfscan_train_measure_every_makes_a_model_that_scans_as_trained(tmp_path
     score of the training path's vector for the same clip."""
     from common.settings import Settings
     from models.bundle import load_bundle
-    from models.featurize import featurize, video_matrix
+    from models.featurize import featurize, matrix_for, video_matrix
     from models.scanner import Scanner
     from models.trusted import Trust
     from scheduler.cli import main
@@ -329,7 +329,7 @@ def test_dfscan_train_measure_every_makes_a_model_that_scans_as_trained(tmp_path
     assert cfg.measure_every == 2
     (row,) = featurize([Item(clip, "real")], settings, cfg, cache=cache)
     assert row.matrix is not None and len(row.matrix) == 4  # the cache keeps every face
-    x, _, _ = video_matrix([row], bundle.families, bundle.temporal, **bundle.vector_options())
+    x, _, _ = matrix_for([row], bundle)
     result = Scanner(settings, local_files=True).scan(clip)
     assert result.error is None and result.faces_found == 4
     assert result.score == pytest.approx(float(bundle.score(x)[0]), abs=1e-12)
