@@ -309,9 +309,11 @@ def main() -> int:
             **({"tracking": c.tracking, "every": c.every} if name in SPEED_CANDIDATES else {}),
             **({"against": c.against} if c.against else {}),
         }
-    # Clip facts (any frame count's read gives the same); read for them alone if every
-    # candidate was saved.
-    test_rows = next(iter(read.values()))[1] if read else _test_rows(items, settings, args)
+    # Clip facts (face size...) as today's reading finds the faces: any frame count's read of
+    # the landmark tracking gives the same, another tracking does not (its boxes differ);
+    # read for them alone (cached) if no candidate read that way.
+    same = [rows for (_, tracking), (_, rows) in read.items() if tracking == "landmarks"]
+    test_rows = same[0] if same else _test_rows(items, settings, args)
     nuisance = {r.item.target: r.nuisance for r in test_rows}
     results = render(items, scored, info, nuisance, args.boot, time.time() - t0)
     text = args.out.read_text() if args.out.exists() else ""
